@@ -1,0 +1,3 @@
+"""Input data: teacher-output caching, built-in MNIST-1D, tensorflow-datasets loading."""
+
+from keras_distill.data.cache import cache_teacher_outputs

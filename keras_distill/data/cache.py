@@ -1,0 +1,180 @@
+"""Teacher outputs computed once and carried in the `tf.data` pipeline (the "cached" mode).
+
+`cache_teacher_outputs` runs the frozen teacher over a dataset once and returns a dataset whose
+inputs carry the teacher's outputs beside each example. `Distiller.fit` recognises it and never
+calls the teacher, so every epoch after the first costs what plain student training costs.
+
+When caching is wrong: if the input pipeline applies *random augmentation* (random crops, flips,
+noise, mixup...), the teacher must see the same augmented input as the student, which changes
+every epoch; cached outputs belong to the un-augmented input. Distill online in that case (pass
+the augmented dataset straight to `Distiller.fit`), or cache before augmenting only if the
+augmentation leaves the teacher's answer unchanged by design.
+"""
+
+import os
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_distill import distiller as distiller_lib
+from keras_distill import teacher as teacher_lib
+
+
+def _teacher_function(teacher):
+    if isinstance(teacher, distiller_lib.Distiller):
+        return tf.function(teacher.compute_teacher_outputs)
+    teacher_lib.check_model(teacher, "teacher")
+    model = teacher_lib.logits_model(teacher)
+
+    @tf.function
+    def outputs(x):
+        return {distiller_lib.LOGITS: model(x, training=False)}
+
+    return outputs
+
+
+def _batches(teacher_fn, dataset, dtype):
+    """Yields `(x, teacher_outputs, y, sample_weight)` per batch, running the teacher once."""
+    for batch in dataset:
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch)
+        outputs = {k: tf.cast(v, dtype) for k, v in teacher_fn(x).items()}
+        yield x, outputs, y, sample_weight
+
+
+def _element(x, outputs, y, sample_weight):
+    inputs = {distiller_lib.INPUTS_KEY: x, distiller_lib.TEACHER_OUTPUTS_KEY: outputs}
+    return tuple(v for v in (inputs, y, sample_weight) if v is not None)
+
+
+def _in_memory(teacher_fn, dataset, dtype):
+    parts = [
+        [None if v is None else tf.nest.map_structure(np.asarray, v) for v in part]
+        for part in _batches(teacher_fn, dataset, dtype)
+    ]
+    if not parts:
+        raise ValueError(
+            "Invalid value for argument `dataset`. Expected a dataset that yields at least one "
+            f"batch. Received: an empty dataset ({dataset.element_spec})."
+        )
+    columns = [
+        None if parts[0][i] is None else tf.nest.map_structure(
+            lambda *arrays: np.concatenate(arrays), *[p[i] for p in parts]
+        )
+        for i in range(4)
+    ]
+    first_batch = len(parts[0][1][distiller_lib.LOGITS])
+    return tf.data.Dataset.from_tensor_slices(_element(*columns)), first_batch
+
+
+def _on_disk(teacher_fn, dataset, dtype, path):
+    first = next(iter(_batches(teacher_fn, dataset.take(1), dtype)), None)
+    if first is None:
+        raise ValueError(
+            "Invalid value for argument `dataset`. Expected a dataset that yields at least one "
+            f"batch. Received: an empty dataset ({dataset.element_spec})."
+        )
+    spec = tf.nest.map_structure(
+        lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype), _element(*first)
+    )
+
+    def generate():
+        for part in _batches(teacher_fn, dataset, dtype):
+            yield _element(*part)
+
+    batched = tf.data.Dataset.from_generator(generate, output_signature=spec)
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".teacher-cache-", dir=parent)
+    try:
+        batched.unbatch().save(staging)
+        if os.path.exists(path):
+            shutil.rmtree(path)
+        os.rename(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    batch_size = int(tf.shape(tf.nest.flatten(first[1])[0])[0])
+    return tf.data.Dataset.load(path), batch_size
+
+
+def cache_teacher_outputs(
+    teacher,
+    dataset,
+    *,
+    batch_size=None,
+    shuffle=True,
+    seed=None,
+    drop_remainder=False,
+    path=None,
+    dtype="float32",
+):
+    """Runs the teacher once over `dataset` and returns a dataset that carries its outputs.
+
+    Each example keeps its own teacher output, so the returned dataset is reshuffled every
+    epoch like the source. Keras's `(x, y, sample_weight)` convention is kept; `x` becomes a dict
+    that `Distiller` unpacks (and `Distiller.predict`/`evaluate` accept too).
+
+    Args:
+        teacher: The teacher `keras.Model`, or a `Distiller` (then intermediate features its
+            terms need are cached too).
+        dataset: A batched `tf.data.Dataset` of `x`, `(x, y)` or `(x, y, sample_weight)`. It is
+            iterated exactly once.
+        batch_size: Batch size of the returned dataset. Defaults to `None`: the source's first
+            batch size.
+        shuffle: Reshuffle the examples every epoch. Defaults to `True`.
+        seed: Shuffle seed. Defaults to `None`.
+        drop_remainder: Drop the last partial batch (needed for global batches under a
+            `tf.distribute` strategy). Defaults to `False`.
+        path: Directory to store the outputs on disk (`tf.data.Dataset.save`, written to a
+            temporary directory then renamed) for data that does not fit in memory. Defaults to
+            `None`: keep everything in memory.
+        dtype: `"float32"`, or `"float16"` to halve the memory of the stored outputs (they are
+            cast back to float32 for the loss). Defaults to `"float32"`.
+
+    Returns:
+        A batched, prefetched `tf.data.Dataset`.
+
+    Example:
+
+    >>> import keras, numpy as np, tensorflow as tf
+    >>> teacher = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> ds = tf.data.Dataset.from_tensor_slices((np.ones((10, 4)), np.zeros(10))).batch(4)
+    >>> cached = cache_teacher_outputs(teacher, ds, shuffle=False)
+    >>> [int(tf.shape(y)[0]) for _, y in cached]
+    [4, 4, 2]
+    """
+    if not isinstance(dataset, tf.data.Dataset):
+        raise TypeError(
+            "Invalid value for argument `dataset`. Expected a batched `tf.data.Dataset`. "
+            f"Received: dataset of type {type(dataset).__name__}"
+        )
+    if dtype not in ("float32", "float16"):
+        raise ValueError(
+            "Invalid value for argument `dtype`. Expected 'float32' or 'float16'. "
+            f"Received: dtype={dtype!r}"
+        )
+    teacher_fn = _teacher_function(teacher)
+    if path is None:
+        examples, first_batch = _in_memory(teacher_fn, dataset, dtype)
+    else:
+        examples, first_batch = _on_disk(teacher_fn, dataset, dtype, path)
+    if shuffle:
+        examples = examples.shuffle(
+            int(examples.cardinality()) if examples.cardinality() > 0 else 10_000,
+            seed=seed, reshuffle_each_iteration=True,
+        )
+    batched = examples.batch(batch_size or first_batch, drop_remainder=drop_remainder)
+    if dtype != "float32":
+        batched = batched.map(_to_float32, num_parallel_calls=tf.data.AUTOTUNE)
+    return batched.prefetch(tf.data.AUTOTUNE)
+
+
+def _to_float32(inputs, *rest):
+    outputs = inputs[distiller_lib.TEACHER_OUTPUTS_KEY]
+    inputs = dict(inputs)
+    inputs[distiller_lib.TEACHER_OUTPUTS_KEY] = {
+        k: tf.cast(v, tf.float32) for k, v in outputs.items()
+    }
+    return (inputs, *rest)

@@ -1,0 +1,620 @@
+"""`Distiller`: trains a student against a frozen teacher with one loss formula.
+
+    loss = alpha * student_loss(y, s) + (1 - alpha) * sum_i w_i * term_i(t, s)
+
+The default term is Hinton's `T^2 * KL(softmax(t/T) || softmax(s/T))`. Every term is computed per
+example, weighed by `sample_weight`, masks and label presence, and divided by the number of
+elements in the *global* batch, so N replicas summing their gradients make the same update as one
+device on the whole batch.
+"""
+
+import re
+
+import keras
+import tensorflow as tf
+
+from keras_distill import teacher as teacher_lib
+from keras_distill.losses import terms as terms_lib
+from keras_distill.losses import validation
+
+TEACHER_OUTPUTS_KEY = "keras_distill_teacher_outputs"
+INPUTS_KEY = "keras_distill_inputs"
+LOGITS = "logits"
+_NONFINITE = "keras_distill: the training loss became non-finite at optimizer step"
+
+
+def split_cached(x):
+    """Splits an input produced by `cache_teacher_outputs` into `(inputs, teacher_outputs)`.
+
+    Returns `(x, None)` for ordinary inputs.
+    """
+    if isinstance(x, dict) and TEACHER_OUTPUTS_KEY in x:
+        return x[INPUTS_KEY], x[TEACHER_OUTPUTS_KEY]
+    return x, None
+
+
+class _Untracked:
+    """Holds helper models out of Keras's tracking, so they are neither saved nor exported."""
+
+    def __init__(self):
+        self.models = {}
+
+
+def _feature_model(model, layer_names, role):
+    """A functional model over `model.inputs` returning logits and the named layers' outputs."""
+    if not getattr(model, "inputs", None):
+        raise ValueError(
+            f"Reading intermediate features of the {role} needs a Functional or Sequential model, "
+            f"but `{model.name}` is subclassed. Rebuild it functionally, or return the feature "
+            "from its `call` and distill on that output."
+        )
+    available = [layer.name for layer in model.layers]
+    outputs = {LOGITS: model.outputs[0]}
+    for name in layer_names:
+        if name not in available:
+            raise ValueError(
+                f"Invalid layer name for the {role}: {name!r}. Available layers: {available}"
+            )
+        outputs[name] = model.get_layer(name).output
+    return keras.Model(model.inputs, outputs, name=f"{model.name}_features")
+
+
+def _output_classes(model):
+    outputs = getattr(model, "outputs", None)
+    if outputs:
+        return outputs[0].shape[-1]
+    return None
+
+
+def _broadcast(weights, values):
+    """Broadcasts per-example weights `[batch, ...]` to the shape of `values`."""
+    weights = tf.cast(weights, tf.float32)
+    while weights.shape.rank > values.shape.rank:
+        weights = tf.reduce_mean(weights, axis=-1)
+    while weights.shape.rank < values.shape.rank:
+        weights = weights[..., tf.newaxis]
+    return tf.broadcast_to(weights, tf.shape(values))
+
+
+def _is_sparse(y, logits):
+    if y.shape.rank == logits.shape.rank - 1:
+        return True
+    return y.shape.rank == logits.shape.rank and y.shape[-1] == 1 and logits.shape[-1] != 1
+
+
+def _check_label_shape(y, logits):
+    """Raises `ValueError` (at trace time, before any step runs) if `y` cannot match `logits`."""
+    expected = logits.shape[:-1] if _is_sparse(y, logits) else logits.shape
+    got = y.shape[: expected.rank] if _is_sparse(y, logits) else y.shape
+    if not got.is_compatible_with(expected) or y.shape.rank not in (
+        logits.shape.rank - 1,
+        logits.shape.rank,
+    ):
+        raise ValueError(
+            f"Labels of shape {y.shape} cannot match the student's outputs of shape "
+            f"{logits.shape}. Expected integer labels of shape {logits.shape[:-1]} (or with a "
+            f"trailing 1) or one-hot/soft labels of shape {logits.shape}."
+        )
+
+
+def labeled_mask(y, logits):
+    """Per-element presence of a label: integer labels < 0, or dense rows with a value < 0, are
+    unlabeled (sklearn's `-1` convention). Returns `(mask, labels_with_missing_set_to_0)`."""
+    if _is_sparse(y, logits):
+        if y.shape.rank == logits.shape.rank:
+            y = tf.squeeze(y, axis=-1)
+        present = y >= 0
+        return present, tf.where(present, y, tf.zeros_like(y))
+    present = tf.reduce_all(y >= 0, axis=-1)
+    return present, tf.where(present[..., tf.newaxis], y, tf.zeros_like(y))
+
+
+@keras.saving.register_keras_serializable(package="keras_distill")
+class Distiller(keras.Model):
+    """A `keras.Model` that trains `student` to match labels and a frozen `teacher`.
+
+    Two call forms are supported. The keras.io example's:
+
+        distiller = Distiller(student=student, teacher=teacher)
+        distiller.compile(optimizer="adam", metrics=["sparse_categorical_accuracy"],
+                          student_loss_fn=SparseCategoricalCrossentropy(from_logits=True),
+                          distillation_loss_fn=keras.losses.KLDivergence(),
+                          alpha=0.1, temperature=3)
+
+    and `keras.distillation`'s (Keras >= 3.12), by changing the import only:
+
+        distiller = Distiller(teacher=teacher, student=student,
+                              distillation_losses=LogitsDistillation(temperature=3.0),
+                              student_loss_weight=0.5)
+        distiller.compile(optimizer="adam", loss=..., metrics=[...])
+
+    Where `keras.distillation` 3.15 differs, this class follows the paper: `LogitsDistillation`'s
+    default KL uses softmax at `T` and the `T^2` factor; `sample_weight` weighs both terms;
+    `alpha` and `temperature` are variables (`distiller.alpha = 0.5` takes effect without
+    retracing); `evaluate` does not run the teacher; `fit` works under
+    `MultiWorkerMirroredStrategy`.
+
+    Behaviour:
+        * The teacher is frozen (`trainable=False`), called with `training=False` outside the
+          gradient tape (its activations are not kept), and its weights never change.
+        * A teacher ending in softmax is read before the softmax (see `keras_distill.teacher`);
+          a student ending in softmax is an error.
+        * `call`, `predict` and `evaluate` are the student's. `evaluate` reports `loss` (the
+          student's hard-label loss), `student_loss` and the compiled metrics; it adds
+          `distillation_loss` when the data carries cached teacher outputs or when
+          `distiller.evaluate_teacher = True`.
+        * Unlabeled data: a batch without `y`, or integer labels equal to `-1` (any negative
+          value; for one-hot labels, a row of `-1`), trains on the distillation term alone for
+          those examples.
+        * Inputs produced by `keras_distill.data.cache_teacher_outputs` are recognised and the
+          teacher is not called.
+
+    Args:
+        teacher: The trained `keras.Model` whose outputs are logits (or end in softmax, see above).
+        student: The `keras.Model` to train; it must output logits.
+        distillation_losses: A term (`LogitsDistillation`, `FeatureDistillation`), a loss, or a
+            list of them. Defaults to `None`: Hinton's KD on logits, or whatever `compile`'s
+            `distillation_loss_fn` says.
+        distillation_loss_weights: One non-negative weight per term. Defaults to `None` (all 1).
+        student_loss_weight: `alpha`, the weight of the hard-label loss, in [0, 1]. Defaults to
+            `None`: 0.5 when `distillation_losses` is given (keras.distillation's default), else
+            0.1 (the keras.io example's default).
+        temperature: Softmax temperature `T > 0`. Defaults to `None`: the temperature of the
+            `LogitsDistillation` term(s), else 3.0.
+        name: Model name. Defaults to `"distiller"`.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> teacher = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3)])
+    >>> student = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3)])
+    >>> distiller = Distiller(student=student, teacher=teacher).compile(
+    ...     optimizer="adam",
+    ...     student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    ...     alpha=0.1, temperature=4.0)
+    >>> x, y = np.random.rand(32, 8), np.random.randint(0, 3, 32)
+    >>> sorted(distiller.fit(x, y, epochs=1, verbose=0).history)
+    ['distillation_loss', 'loss', 'student_loss']
+    """
+
+    def __init__(
+        self,
+        teacher=None,
+        student=None,
+        distillation_losses=None,
+        distillation_loss_weights=None,
+        student_loss_weight=None,
+        *,
+        temperature=None,
+        name="distiller",
+        **kwargs,
+    ):
+        super().__init__(name=name, **kwargs)
+        teacher_lib.check_model(student, "student")
+        teacher_lib.check_model(teacher, "teacher")
+        teacher_lib.check_student_outputs_logits(student)
+        teacher = teacher_lib.freeze(teacher_lib.logits_model(teacher))
+        teacher_classes, student_classes = _output_classes(teacher), _output_classes(student)
+        if None not in (teacher_classes, student_classes) and teacher_classes != student_classes:
+            raise ValueError(
+                f"The teacher outputs {teacher_classes} classes but the student outputs "
+                f"{student_classes}. Expected both to have the same number of classes on the "
+                "last axis."
+            )
+        self.teacher = teacher
+        self.student = student
+        self._helpers = _Untracked()
+        if student_loss_weight is None:
+            student_loss_weight = 0.5 if distillation_losses is not None else 0.1
+        student_loss_weight = validation.check_fraction(student_loss_weight, "student_loss_weight")
+        self._set_terms(distillation_losses, distillation_loss_weights)
+        if temperature is None:
+            temperature = self._terms_temperature()
+        temperature = validation.check_temperature(temperature)
+        self._alpha = self.add_weight(
+            name="alpha", shape=(), dtype="float32", trainable=False,
+            initializer=keras.initializers.Constant(student_loss_weight),
+        )
+        self._temperature = self.add_weight(
+            name="temperature", shape=(), dtype="float32", trainable=False,
+            initializer=keras.initializers.Constant(temperature),
+        )
+        self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
+        self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
+        self.evaluate_teacher = False
+        self._student_loss = None
+        if student.built:
+            self.built = True
+
+    # ----------------------------------------------------------------- state
+    @property
+    def alpha(self):
+        """Weight of the hard-label loss, a float in [0, 1]; assignable at any time."""
+        return float(keras.ops.convert_to_numpy(self._alpha))
+
+    @alpha.setter
+    def alpha(self, value):
+        value = validation.check_fraction(value, "alpha")
+        self._check_student_loss(value)
+        self._alpha.assign(value)
+
+    student_loss_weight = alpha
+
+    @property
+    def temperature(self):
+        """Softmax temperature `T > 0`; assignable at any time."""
+        return float(keras.ops.convert_to_numpy(self._temperature))
+
+    @temperature.setter
+    def temperature(self, value):
+        self._temperature.assign(validation.check_temperature(value))
+
+    @property
+    def distillation_losses(self):
+        """The distillation terms, in order."""
+        return list(self._terms)
+
+    @property
+    def distillation_loss_weights(self):
+        """The weight of each distillation term."""
+        return list(self._term_weights)
+
+    def _set_terms(self, losses, weights):
+        if losses is None:
+            losses = [terms_lib.LogitsDistillation()]
+        if not isinstance(losses, (list, tuple)):
+            losses = [losses]
+        if not losses:
+            raise ValueError(
+                "Invalid value for argument `distillation_losses`. Expected at least one term. "
+                "Received: distillation_losses=[]"
+            )
+        self._terms = tuple(terms_lib.as_term(loss) for loss in losses)
+        self._term_weights = tuple(validation.check_weights(weights, len(self._terms)))
+        names = [term.name for term in self._terms]
+        self._term_names = tuple(
+            name if names.count(name) == 1 else f"{name}_{i}" for i, name in enumerate(names)
+        )
+        self._term_trackers = (
+            [keras.metrics.Mean(name=name) for name in self._term_names]
+            if len(self._terms) > 1 else []
+        )
+        self._feature_models()  # Validates layer names now, before any training step.
+
+    def _terms_temperature(self):
+        temperatures = {t.temperature for t in self._terms if hasattr(t, "temperature")}
+        if len(temperatures) > 1:
+            raise ValueError(
+                "The distillation terms use different temperatures "
+                f"{sorted(temperatures)}; a Distiller has one temperature. Give the terms the "
+                "same temperature or pass `temperature=` to the Distiller."
+            )
+        return temperatures.pop() if temperatures else 3.0
+
+    def _check_student_loss(self, alpha):
+        if alpha > 0 and self.compiled and self._student_loss is None:
+            raise ValueError(
+                f"Invalid value for argument `alpha`. Expected 0 when no student loss is "
+                f"given. Received: alpha={alpha}. Pass `loss=` (or `student_loss_fn=`) to "
+                "`compile`, or set `alpha=0` to train on the distillation term alone."
+            )
+
+    # --------------------------------------------------------------- compile
+    def compile(
+        self,
+        optimizer="adam",
+        loss=None,
+        metrics=None,
+        *,
+        student_loss_fn=None,
+        distillation_loss_fn=None,
+        alpha=None,
+        temperature=None,
+        **kwargs,
+    ):
+        """Configures training and returns the distiller, so `compile(...).fit(...)` chains.
+
+        Args:
+            optimizer: Optimizer or its name. Defaults to `"adam"`.
+            loss: The student's hard-label loss (keras.distillation form). Defaults to `None`.
+            metrics: Metrics of the student's outputs against the labels. Defaults to `None`.
+            student_loss_fn: Same as `loss` (keras.io form); give one of the two. Defaults to
+                `None`.
+            distillation_loss_fn: Replaces the distillation term(s) with
+                `LogitsDistillation(loss=distillation_loss_fn)`: our losses get logits and `T`,
+                any other Keras loss (e.g. `keras.losses.KLDivergence()`) gets `softmax(t/T)`,
+                `softmax(s/T)` and is multiplied by `T^2`. Defaults to `None` (keep the terms).
+            alpha: Weight of the student loss, in [0, 1]. Defaults to `None` (keep).
+            temperature: Temperature `T > 0`. Defaults to `None` (keep).
+            **kwargs: Passed to `keras.Model.compile` (`jit_compile`, `steps_per_execution`, ...).
+
+        Returns:
+            The distiller.
+        """
+        if loss is not None and student_loss_fn is not None:
+            raise ValueError(
+                "Received both `loss` and `student_loss_fn`; they are the same argument in the "
+                "keras.distillation and keras.io forms. Pass only one."
+            )
+        student_loss = loss if loss is not None else student_loss_fn
+        if isinstance(student_loss, str):
+            student_loss = keras.losses.get(student_loss)
+        if student_loss is not None and not callable(student_loss):
+            raise TypeError(
+                "Invalid value for argument `loss`. Expected a Keras loss, a loss function or a "
+                f"loss name. Received: loss={student_loss!r}"
+            )
+        if alpha is not None:
+            alpha = validation.check_fraction(alpha, "alpha")
+        if temperature is not None:
+            temperature = validation.check_temperature(temperature)
+        new_alpha = self.alpha if alpha is None else alpha
+        if new_alpha > 0 and student_loss is None:
+            raise ValueError(
+                f"No student loss was given while alpha={new_alpha}. Pass `loss=` (or "
+                "`student_loss_fn=`), or set `alpha=0` to train on the distillation term alone."
+            )
+        if distillation_loss_fn is not None:
+            self._set_terms(terms_lib.LogitsDistillation(loss=distillation_loss_fn), None)
+        if kwargs.get("loss_weights") is not None:
+            raise ValueError("`loss_weights` is not supported; use `alpha` and "
+                             "`distillation_loss_weights`.")
+        if kwargs.get("jit_compile", "auto") == "auto" and self.distribute_strategy.num_replicas_in_sync > 1:
+            # XLA cannot compile the cross-replica sum of the global batch size.
+            kwargs["jit_compile"] = False
+        self._student_loss = student_loss
+        self._user_metrics = metrics
+        super().compile(optimizer=optimizer, loss=None, metrics=metrics, **kwargs)
+        if alpha is not None:
+            self._alpha.assign(alpha)
+        if temperature is not None:
+            self._temperature.assign(temperature)
+        return self
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return {}
+        return {
+            "optimizer": keras.saving.serialize_keras_object(self.optimizer),
+            "loss": keras.saving.serialize_keras_object(self._student_loss),
+            "metrics": keras.saving.serialize_keras_object(self._user_metrics),
+        }
+
+    def compile_from_config(self, config):
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    # --------------------------------------------------------------- forward
+    def build(self, input_shape):
+        if not self.student.built:
+            self.student.build(input_shape)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        inputs, _ = split_cached(inputs)
+        return self.student(inputs, training=training)
+
+    def _feature_models(self):
+        """Builds (once) the models that return logits and intermediate features in one pass."""
+        for role, model, attr in (
+            ("teacher", self.teacher, "teacher_layer_name"),
+            ("student", self.student, "student_layer_name"),
+        ):
+            names = sorted({getattr(t, attr) for t in self._terms} - {None})
+            key = (role, tuple(names))
+            if names and key not in self._helpers.models:
+                self._helpers.models[key] = _feature_model(model, names, role)
+        return self._helpers.models
+
+    def _forward(self, role, x, training):
+        """Returns `{"logits": ..., layer_name: feature, ...}` for the teacher or the student."""
+        model = self.teacher if role == "teacher" else self.student
+        for (model_role, _), feature_model in self._feature_models().items():
+            if model_role == role:
+                return dict(feature_model(x, training=training))
+        return {LOGITS: model(x, training=training)}
+
+    def compute_teacher_outputs(self, x):
+        """Runs the frozen teacher once: `{"logits": ..., layer_name: feature, ...}`."""
+        return self._forward("teacher", x, training=False)
+
+    # ------------------------------------------------------------------ loss
+    def _global_counts(self, counts):
+        """Sums `counts` over replicas (one all-reduce per step; none on one device)."""
+        counts = tf.stack([tf.cast(count, tf.float32) for count in counts])
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            counts = context.all_reduce(tf.distribute.ReduceOp.SUM, counts)
+        return tf.unstack(counts)
+
+    def _loss_contributions(self, y, sample_weight, student_out, teacher_out):
+        """Returns this replica's contributions `{name: scalar}` to the global-batch losses.
+
+        Each quantity is `sum(weight * value) / global_element_count`; summing the
+        contributions over replicas gives the loss of the whole global batch.
+        """
+        logits = student_out[LOGITS]
+        mask = getattr(logits, "_keras_mask", None)
+        element_shape = tf.shape(logits)[:-1]
+        weights = tf.ones(element_shape, tf.float32)
+        if mask is not None:
+            weights = weights * tf.cast(mask, tf.float32)
+        present = None
+        if y is not None and self._student_loss is not None:
+            _check_label_shape(y, logits)
+            present, labels = labeled_mask(y, logits)
+            present = tf.cast(present, tf.float32)
+        # The student loss averages over labeled elements, the distillation terms over all.
+        global_elements, global_labeled, global_batch = self._global_counts([
+            tf.reduce_sum(weights),
+            tf.reduce_sum(weights * present) if present is not None else tf.constant(0.0),
+            element_shape[0],
+        ])
+        if sample_weight is not None:
+            weights = weights * _broadcast(sample_weight, weights)
+
+        def contribution(values, element_weights=weights, count=global_elements):
+            if values.shape.rank != element_weights.shape.rank:
+                # Per-example values (features): weigh by the example's mean weight.
+                element_weights, count = _broadcast(element_weights, values), global_batch
+            return tf.reduce_sum(element_weights * values) / tf.maximum(count, 1.0)
+
+        out = {"labeled": present is not None, "global_batch": global_batch, "student_loss": tf.constant(0.0)}
+        if present is not None:
+            values = tf.cast(terms_lib.unreduced(self._student_loss, labels, logits), tf.float32)
+            out["student_loss"] = contribution(values, weights * present, global_labeled)
+        if teacher_out is not None:
+            teacher_logits = teacher_out[LOGITS]
+            if teacher_logits.shape[-1] is not None and logits.shape[-1] is not None and (
+                teacher_logits.shape[-1] != logits.shape[-1]
+            ):
+                raise ValueError(
+                    f"The teacher outputs {teacher_logits.shape[-1]} classes but the student "
+                    f"outputs {logits.shape[-1]}. Expected the same number of classes."
+                )
+            total = tf.constant(0.0)
+            for term, weight, name in zip(self._terms, self._term_weights, self._term_names):
+                t = teacher_out[term.teacher_layer_name or LOGITS]
+                s = student_out[term.student_layer_name or LOGITS]
+                value = contribution(term.per_example(t, s, self._temperature))
+                out[name] = value
+                total = total + weight * value
+            out["distillation_loss"] = total
+        alpha = self._alpha
+        out["loss"] = alpha * out["student_loss"] + (1.0 - alpha) * out.get(
+            "distillation_loss", 0.0
+        )
+        return out
+
+    def _update_trackers(self, contributions):
+        """Updates the loss trackers so that they read global, batch-weighted means."""
+        replicas = self.distribute_strategy.num_replicas_in_sync
+        weight = contributions["global_batch"] / replicas
+        trackers = [(self._loss_tracker, "loss")]
+        if contributions["labeled"]:
+            trackers.append((self.student_loss_tracker, "student_loss"))
+        if "distillation_loss" in contributions:
+            trackers.append((self.distillation_loss_tracker, "distillation_loss"))
+            trackers += list(zip(self._term_trackers, self._term_names))
+        for tracker, key in trackers:
+            tracker.update_state(contributions[key] * replicas, sample_weight=weight)
+
+    def _metric_update(self, x, y, logits, sample_weight):
+        if y is None:  # Unlabeled data: only the losses that were computed are reported.
+            names = ["loss", "distillation_loss", *self._term_names]
+            return {k: v for k, v in self.get_metrics_result().items() if k in names}
+        present, labels = labeled_mask(y, logits)
+        weight = tf.cast(present, tf.float32)
+        if sample_weight is not None:
+            weight = weight * _broadcast(sample_weight, weight)
+        return self.compute_metrics(x, labels, logits, sample_weight=weight)
+
+    # ------------------------------------------------------------ train/test
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, teacher_out = split_cached(x)
+        if teacher_out is None:
+            teacher_out = self.compute_teacher_outputs(x)  # Outside the tape: nothing kept.
+        with tf.GradientTape() as tape:
+            student_out = self._forward("student", x, training=True)
+            contributions = self._loss_contributions(y, sample_weight, student_out, teacher_out)
+            scaled = self.optimizer.scale_loss(contributions["loss"])
+        finite = tf.debugging.Assert(
+            tf.math.is_finite(contributions["loss"]),
+            [_NONFINITE, self.optimizer.iterations, contributions["loss"]],
+        )
+        with tf.control_dependencies([finite]):
+            variables = self.trainable_variables
+            gradients = tape.gradient(scaled, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        self._update_trackers(contributions)
+        return self._metric_update(x, y, student_out[LOGITS], sample_weight)
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, teacher_out = split_cached(x)
+        if teacher_out is None and self.evaluate_teacher:
+            teacher_out = self.compute_teacher_outputs(x)
+        if teacher_out is None:
+            student_out = {LOGITS: self.student(x, training=False)}
+        else:
+            student_out = self._forward("student", x, training=False)
+        contributions = self._loss_contributions(y, sample_weight, student_out, teacher_out)
+        contributions["loss"] = contributions["student_loss"]  # Evaluate judges the student.
+        self._update_trackers(contributions)
+        logs = self._metric_update(x, y, student_out[LOGITS], sample_weight)
+        if teacher_out is None:
+            logs.pop("distillation_loss", None)
+            for name in self._term_names:
+                logs.pop(name, None)
+        return logs
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self(x, training=False)
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit`, with empty data and non-finite losses reported clearly."""
+        _check_not_empty(x, "x")
+        if kwargs.get("validation_data") is not None:
+            _check_not_empty(kwargs["validation_data"], "validation_data")
+        try:
+            return super().fit(x, y, *args, **kwargs)
+        except tf.errors.InvalidArgumentError as error:
+            match = re.search(re.escape(_NONFINITE) + r"\]?\s*\[?(\d+)\]?\s*\[?([^\]\s]+)",
+                              str(error))
+            if match is None:
+                raise
+            raise FloatingPointError(
+                f"Training stopped: the loss was {match.group(2)} at training step "
+                f"{int(match.group(1)) + 1} (optimizer step {match.group(1)}). The weights "
+                "were not updated with it. Lower the learning rate, check the inputs for "
+                "NaN/inf, or check the teacher's outputs."
+            ) from None
+
+    # ---------------------------------------------------------------- config
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            teacher=keras.saving.serialize_keras_object(self.teacher),
+            student=keras.saving.serialize_keras_object(self.student),
+            distillation_losses=[keras.saving.serialize_keras_object(t) for t in self._terms],
+            distillation_loss_weights=list(self._term_weights),
+            student_loss_weight=self.alpha,
+            temperature=self.temperature,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for key in ("teacher", "student"):
+            config[key] = keras.saving.deserialize_keras_object(
+                config[key], custom_objects=custom_objects
+            )
+        config["distillation_losses"] = [
+            keras.saving.deserialize_keras_object(t, custom_objects=custom_objects)
+            for t in config["distillation_losses"]
+        ]
+        config.pop("trainable", None)
+        config.pop("dtype", None)
+        return cls(**config)
+
+
+def _check_not_empty(data, name):
+    """Raises `ValueError` if a `tf.data.Dataset` is known to yield nothing."""
+    if isinstance(data, (tuple, list)) and data and isinstance(data[0], tf.data.Dataset):
+        data = data[0]
+    if not isinstance(data, tf.data.Dataset):
+        return
+    cardinality = int(data.cardinality())
+    if cardinality == tf.data.UNKNOWN_CARDINALITY:
+        cardinality = len(list(data.take(1)))
+    if cardinality == 0:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected a dataset that yields at least one "
+            f"batch. Received: an empty dataset ({data.element_spec})."
+        )

@@ -1,0 +1,213 @@
+"""Distillation terms: what to take from the teacher and the student, and the loss between them.
+
+`LogitsDistillation` and `FeatureDistillation` carry the names and arguments of
+`keras.distillation` (Keras >= 3.12), so a user of that module switches by changing the import.
+Unlike Keras 3.15's version, `LogitsDistillation()` with its default `loss="kl_divergence"`
+computes the textbook `T^2 * KL(softmax(t/T) || softmax(s/T))`, not a KL between clipped,
+temperature-scaled logits.
+
+The rule for every logit term, in one place (`softened_loss`): our own `LogitLoss` classes get
+logits and the temperature; any other Keras loss gets `softmax(t/T)` and `softmax(s/T)` and its
+value is multiplied by `T^2` (the keras.io example's convention).
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_distill.losses import logits as logit_losses
+from keras_distill.losses import validation
+
+_KL_NAMES = ("kl_divergence", "kld", "kullback_leibler_divergence", "kl")
+
+
+def resolve_logit_loss(loss):
+    """Returns a `LogitLoss`, a `keras.losses.Loss` or a loss function for `loss`.
+
+    Strings name our losses first (see `keras_distill.losses.get`), then Keras's; the Keras
+    KL divergence (by name, class or function) becomes our stable `KnowledgeDistillation`.
+    """
+    if isinstance(loss, str):
+        if loss.lower() in _KL_NAMES:
+            return logit_losses.KnowledgeDistillation()
+        from keras_distill.losses import get  # Local import: the package imports this module.
+
+        try:
+            return get(loss)
+        except ValueError:
+            pass
+        try:
+            return keras.losses.get(loss)
+        except ValueError:
+            raise ValueError(
+                f"Invalid value for argument `loss`. Expected the name of a keras_distill or "
+                f"Keras loss. Received: loss={loss!r}"
+            ) from None
+    if isinstance(loss, keras.losses.KLDivergence) or loss is keras.losses.kl_divergence:
+        return logit_losses.KnowledgeDistillation()
+    if isinstance(loss, (keras.losses.Loss, logit_losses.LogitLoss)) or callable(loss):
+        return loss
+    raise TypeError(
+        "Invalid value for argument `loss`. Expected a keras_distill loss, a `keras.losses.Loss`, "
+        f"a loss function or its name. Received: loss={loss!r} of type {type(loss).__name__}"
+    )
+
+
+def unreduced(loss, y_true, y_pred):
+    """Calls `loss` and returns its per-example values (no batch reduction)."""
+    if isinstance(loss, keras.losses.Loss):
+        return loss.call(y_true, y_pred)
+    return loss(y_true, y_pred)
+
+
+def softened_loss(loss, teacher_logits, student_logits, temperature):
+    """Applies a logit loss at `temperature`, per example; see the module docstring."""
+    if isinstance(loss, logit_losses.LogitLoss):
+        return loss.per_example(teacher_logits, student_logits, temperature)
+    temperature = tf.cast(temperature, tf.float32)
+    teacher_probs = tf.nn.softmax(tf.cast(teacher_logits, tf.float32) / temperature, axis=-1)
+    student_probs = tf.nn.softmax(tf.cast(student_logits, tf.float32) / temperature, axis=-1)
+    return temperature**2 * tf.cast(unreduced(loss, teacher_probs, student_probs), tf.float32)
+
+
+class DistillationTerm:
+    """Base class of a distillation term inside a `Distiller`.
+
+    Subclasses set `teacher_layer_name` / `student_layer_name` (`None` means the model's final
+    output) and implement `per_example(teacher_output, student_output, temperature)`, returning
+    a tensor `[batch, ...]` of per-example losses; the distiller weighs it by sample weights and
+    masks and averages over the global batch.
+    """
+
+    teacher_layer_name = None
+    student_layer_name = None
+    name = "distillation"
+
+    def per_example(self, teacher_output, student_output, temperature):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="keras_distill")
+class LogitsDistillation(DistillationTerm):
+    """Distills the teacher's final logits into the student's.
+
+    Args:
+        temperature: Softmax temperature `T`; the `Distiller` keeps it in a variable you can
+            change during training (`distiller.temperature = 8.0`). Defaults to `3.0`.
+        loss: `"kl_divergence"` (Hinton's `T^2 * KL`, computed on logits with `log_softmax`),
+            a keras_distill loss name or instance (fed logits and `T`), or any other Keras loss
+            (fed `softmax(t/T)`, `softmax(s/T)` and multiplied by `T^2`).
+            Defaults to `"kl_divergence"`.
+        name: Name under which the term is reported when there are several. Defaults to
+            `"logits_distillation"`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> term = LogitsDistillation(temperature=3.0)
+    >>> t = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, -1.0]], "float32")
+    >>> s = np.array([[1.0, 0.5, 0.2], [0.0, 1.0, 0.3]], "float32")
+    >>> round(float(term.per_example(t, s, 3.0).numpy().mean()), 3)
+    0.342
+    """
+
+    def __init__(self, temperature=3.0, loss="kl_divergence", name="logits_distillation"):
+        self.temperature = validation.check_temperature(temperature)
+        self.loss_identifier = loss
+        self.loss = resolve_logit_loss(loss)
+        self.name = name
+
+    def per_example(self, teacher_output, student_output, temperature):
+        return softened_loss(self.loss, teacher_output, student_output, temperature)
+
+    def get_config(self):
+        return {
+            "temperature": self.temperature,
+            "loss": keras.saving.serialize_keras_object(self.loss_identifier),
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["loss"] = keras.saving.deserialize_keras_object(config["loss"])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="keras_distill")
+class FeatureDistillation(DistillationTerm):
+    """Matches a student feature map to a teacher feature map of the same shape.
+
+    Args:
+        loss: A Keras loss or its name, applied to the two features; its values are averaged
+            over every axis but the batch axis. Defaults to `"mse"`.
+        teacher_layer_name: Teacher layer whose output is matched; `None` means the final
+            output. Defaults to `None`.
+        student_layer_name: Student layer whose output is matched; `None` means the final
+            output. Defaults to `None`.
+        name: Name under which the term is reported. Defaults to `"feature_distillation"`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> term = FeatureDistillation(loss="mse")
+    >>> float(term.per_example(np.ones((1, 2), "float32"), np.zeros((1, 2), "float32"), 1.0)[0])
+    1.0
+    """
+
+    def __init__(self, loss="mse", teacher_layer_name=None, student_layer_name=None,
+                 name="feature_distillation"):
+        self.loss_identifier = loss
+        self.loss = keras.losses.get(loss) if isinstance(loss, str) else loss
+        if not callable(self.loss):
+            raise TypeError(
+                "Invalid value for argument `loss`. Expected a Keras loss or its name. "
+                f"Received: loss={loss!r}"
+            )
+        self.teacher_layer_name = teacher_layer_name
+        self.student_layer_name = student_layer_name
+        self.name = name
+
+    def per_example(self, teacher_output, student_output, temperature):
+        del temperature
+        values = tf.cast(
+            unreduced(self.loss, tf.cast(teacher_output, tf.float32),
+                      tf.cast(student_output, tf.float32)),
+            tf.float32,
+        )
+        if values.shape.rank and values.shape.rank > 1:
+            values = tf.reduce_mean(values, axis=list(range(1, values.shape.rank)))
+        return values
+
+    def get_config(self):
+        return {
+            "loss": keras.saving.serialize_keras_object(self.loss_identifier),
+            "teacher_layer_name": self.teacher_layer_name,
+            "student_layer_name": self.student_layer_name,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["loss"] = keras.saving.deserialize_keras_object(config["loss"])
+        return cls(**config)
+
+
+def as_term(obj):
+    """Turns a term, a loss or a loss name into a `DistillationTerm`, or raises `TypeError`."""
+    if isinstance(obj, DistillationTerm):
+        return obj
+    if isinstance(obj, (str, keras.losses.Loss)) or callable(obj):
+        return LogitsDistillation(loss=obj)
+    raise TypeError(
+        "Invalid distillation loss. Expected a keras_distill term (`LogitsDistillation`, "
+        "`FeatureDistillation`, ...), a Keras loss, a loss function or a loss name. "
+        f"Received: {obj!r} of type {type(obj).__name__}"
+    )
