@@ -221,7 +221,7 @@ class Distiller(keras.Model):
         )
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
-        self.evaluate_teacher = False
+        self._evaluate_teacher = False
         self._student_loss = None
         if student.built:
             self.built = True
@@ -248,6 +248,16 @@ class Distiller(keras.Model):
     @temperature.setter
     def temperature(self, value):
         self._temperature.assign(validation.check_temperature(value))
+
+    @property
+    def evaluate_teacher(self):
+        """Whether `evaluate` runs the teacher to report `distillation_loss`. Defaults to False."""
+        return self._evaluate_teacher
+
+    @evaluate_teacher.setter
+    def evaluate_teacher(self, value):
+        self._evaluate_teacher = bool(value)
+        self.test_function = None  # Retrace: the flag decides what the step computes.
 
     @property
     def distillation_losses(self):
@@ -503,13 +513,26 @@ class Distiller(keras.Model):
 
     def _metric_update(self, x, y, logits, sample_weight):
         if y is None:  # Unlabeled data: only the losses that were computed are reported.
-            names = ["loss", "distillation_loss", *self._term_names]
-            return {k: v for k, v in self.get_metrics_result().items() if k in names}
+            trackers = [self._loss_tracker, self.distillation_loss_tracker, *self._term_trackers]
+            return {tracker.name: tracker.result() for tracker in trackers}
         present, labels = labeled_mask(y, logits)
-        weight = tf.cast(present, tf.float32)
-        if sample_weight is not None:
-            weight = weight * _broadcast(sample_weight, weight)
-        return self.compute_metrics(x, labels, logits, sample_weight=weight)
+        mask = getattr(logits, "_keras_mask", None)
+        # Keras metrics honour the outputs' mask (not `sample_weight`, for plain `metrics`):
+        # unlabeled elements are masked out of them.
+        logits = tf.identity(logits)
+        logits._keras_mask = present if mask is None else tf.logical_and(present, mask)
+        return self.compute_metrics(x, labels, logits, sample_weight=sample_weight)
+
+    def get_metrics_result(self):
+        # Compiled metrics are built by the first labeled batch; data without labels has none.
+        built = self._compile_metrics is None or self._compile_metrics.built
+        if built:
+            return super().get_metrics_result()
+        compile_metrics, self._compile_metrics = self._compile_metrics, None
+        try:
+            return super().get_metrics_result()
+        finally:
+            self._compile_metrics = compile_metrics
 
     # ------------------------------------------------------------ train/test
     def train_step(self, data):
@@ -535,7 +558,7 @@ class Distiller(keras.Model):
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         x, teacher_out = split_cached(x)
-        if teacher_out is None and self.evaluate_teacher:
+        if teacher_out is None and self._evaluate_teacher:
             teacher_out = self.compute_teacher_outputs(x)
         if teacher_out is None:
             student_out = {LOGITS: self.student(x, training=False)}

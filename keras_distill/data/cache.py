@@ -46,7 +46,8 @@ def _batches(teacher_fn, dataset, dtype):
 
 def _element(x, outputs, y, sample_weight):
     inputs = {distiller_lib.INPUTS_KEY: x, distiller_lib.TEACHER_OUTPUTS_KEY: outputs}
-    return tuple(v for v in (inputs, y, sample_weight) if v is not None)
+    element = tuple(v for v in (inputs, y, sample_weight) if v is not None)
+    return element if len(element) > 1 else inputs
 
 
 def _in_memory(teacher_fn, dataset, dtype):
