@@ -1,12 +1,20 @@
 """keras_distill: knowledge distillation for Keras 3 on TensorFlow."""
 
 from keras_distill import data
+from keras_distill import distribute
+from keras_distill import export
 from keras_distill import losses
+from keras_distill import models
 from keras_distill.data import cache_teacher_outputs
 from keras_distill.distiller import Distiller
+from keras_distill.losses import AttentionTransfer
+from keras_distill.losses import DIST
+from keras_distill.losses import DecoupledKD
 from keras_distill.losses import FeatureDistillation
+from keras_distill.losses import FitNetsHint
 from keras_distill.losses import KnowledgeDistillation
 from keras_distill.losses import LogitMSE
 from keras_distill.losses import LogitsDistillation
+from keras_distill.losses import RelationalKD
 
 __version__ = "0.1.0"

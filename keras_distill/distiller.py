@@ -8,11 +8,14 @@ elements in the *global* batch, so N replicas summing their gradients make the s
 device on the whole batch.
 """
 
+import contextlib
 import re
 
 import keras
 import tensorflow as tf
 
+from keras_distill import distribute
+from keras_distill import keras_workarounds
 from keras_distill import teacher as teacher_lib
 from keras_distill.losses import terms as terms_lib
 from keras_distill.losses import validation
@@ -109,8 +112,16 @@ def labeled_mask(y, logits):
     return present, tf.where(present[..., tf.newaxis], y, tf.zeros_like(y))
 
 
+def _class_labels(y, logits):
+    """Integer class labels of the logits' element shape, `-1` where unlabeled."""
+    present, labels = labeled_mask(y, logits)
+    if not _is_sparse(y, logits):
+        labels = tf.argmax(labels, axis=-1)
+    return tf.where(present, tf.cast(labels, tf.int32), -1)
+
+
 @keras.saving.register_keras_serializable(package="keras_distill")
-class Distiller(keras.Model):
+class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
     """A `keras.Model` that trains `student` to match labels and a frozen `teacher`.
 
     Two call forms are supported. The keras.io example's:
@@ -189,9 +200,20 @@ class Distiller(keras.Model):
         name="distiller",
         **kwargs,
     ):
-        super().__init__(name=name, **kwargs)
         teacher_lib.check_model(student, "student")
         teacher_lib.check_model(teacher, "teacher")
+        # Built outside the scope of the strategy its models live in, the distiller enters it.
+        strategy = distribute.strategy_for_models(teacher, student)
+        scope = contextlib.nullcontext()
+        if strategy is not None and not tf.distribute.has_strategy():
+            scope = strategy.scope()
+        with scope:
+            super().__init__(name=name, **kwargs)
+            self._initialize(teacher, student, distillation_losses, distillation_loss_weights,
+                             student_loss_weight, temperature)
+
+    def _initialize(self, teacher, student, distillation_losses, distillation_loss_weights,
+                    student_loss_weight, temperature):
         teacher_lib.check_student_outputs_logits(student)
         teacher = teacher_lib.freeze(teacher_lib.logits_model(teacher))
         teacher_classes, student_classes = _output_classes(teacher), _output_classes(student)
@@ -289,7 +311,25 @@ class Distiller(keras.Model):
             [keras.metrics.Mean(name=name) for name in self._term_names]
             if len(self._terms) > 1 else []
         )
-        self._feature_models()  # Validates layer names now, before any training step.
+        models = self._feature_models()  # Validates layer names now, before any training step.
+        for term in self._terms:
+            shapes = [self._output_shape(models, role, getattr(term, f"{role}_layer_name"))
+                      for role in ("teacher", "student")]
+            if None not in shapes:
+                term.build(*shapes)
+        # Tracked, so adapters train with the student and are saved with the distiller; they
+        # are not part of the student and never exported with it.
+        self.adapters = [term.adapter for term in self._terms if term.adapter is not None]
+
+    def _output_shape(self, models, role, layer_name):
+        if layer_name is None:
+            model = self.teacher if role == "teacher" else self.student
+            outputs = getattr(model, "outputs", None)
+            return tuple(outputs[0].shape) if outputs else None
+        for (model_role, _), feature_model in models.items():
+            if model_role == role:
+                return tuple(feature_model.output[layer_name].shape)
+        return None
 
     def _terms_temperature(self):
         temperatures = {t.temperature for t in self._terms if hasattr(t, "temperature")}
@@ -374,7 +414,14 @@ class Distiller(keras.Model):
             kwargs["jit_compile"] = False
         self._student_loss = student_loss
         self._user_metrics = metrics
-        super().compile(optimizer=optimizer, loss=None, metrics=metrics, **kwargs)
+        strategy = self.distribute_strategy
+        scope = contextlib.nullcontext() if tf.distribute.has_strategy() else strategy.scope()
+        with scope:  # Optimizer variables must live where the student's do.
+            if getattr(optimizer, "_distribution_strategy", strategy) is not strategy and not (
+                optimizer.built
+            ):
+                optimizer = optimizer.__class__.from_config(optimizer.get_config())
+            super().compile(optimizer=optimizer, loss=None, metrics=metrics, **kwargs)
         if alpha is not None:
             self._alpha.assign(alpha)
         if temperature is not None:
@@ -484,11 +531,12 @@ class Distiller(keras.Model):
                     f"The teacher outputs {teacher_logits.shape[-1]} classes but the student "
                     f"outputs {logits.shape[-1]}. Expected the same number of classes."
                 )
+            term_labels = None if y is None else _class_labels(y, logits)
             total = tf.constant(0.0)
             for term, weight, name in zip(self._terms, self._term_weights, self._term_names):
                 t = teacher_out[term.teacher_layer_name or LOGITS]
                 s = student_out[term.student_layer_name or LOGITS]
-                value = contribution(term.per_example(t, s, self._temperature))
+                value = contribution(term.per_example(t, s, self._temperature, term_labels))
                 out[name] = value
                 total = total + weight * value
             out["distillation_loss"] = total
@@ -553,7 +601,8 @@ class Distiller(keras.Model):
             gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
         self._update_trackers(contributions)
-        return self._metric_update(x, y, student_out[LOGITS], sample_weight)
+        logs = self._metric_update(x, y, student_out[LOGITS], sample_weight)
+        return self._logs_for_reduction(logs)
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -572,7 +621,7 @@ class Distiller(keras.Model):
             logs.pop("distillation_loss", None)
             for name in self._term_names:
                 logs.pop(name, None)
-        return logs
+        return self._logs_for_reduction(logs)
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)

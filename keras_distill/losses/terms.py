@@ -59,10 +59,10 @@ def unreduced(loss, y_true, y_pred):
     return loss(y_true, y_pred)
 
 
-def softened_loss(loss, teacher_logits, student_logits, temperature):
+def softened_loss(loss, teacher_logits, student_logits, temperature, labels=None):
     """Applies a logit loss at `temperature`, per example; see the module docstring."""
     if isinstance(loss, logit_losses.LogitLoss):
-        return loss.per_example(teacher_logits, student_logits, temperature)
+        return loss.per_example(teacher_logits, student_logits, temperature, labels)
     temperature = tf.cast(temperature, tf.float32)
     teacher_probs = tf.nn.softmax(tf.cast(teacher_logits, tf.float32) / temperature, axis=-1)
     student_probs = tf.nn.softmax(tf.cast(student_logits, tf.float32) / temperature, axis=-1)
@@ -73,16 +73,27 @@ class DistillationTerm:
     """Base class of a distillation term inside a `Distiller`.
 
     Subclasses set `teacher_layer_name` / `student_layer_name` (`None` means the model's final
-    output) and implement `per_example(teacher_output, student_output, temperature)`, returning
-    a tensor `[batch, ...]` of per-example losses; the distiller weighs it by sample weights and
-    masks and averages over the global batch.
+    output) and implement `per_example(teacher_output, student_output, temperature, labels)`,
+    returning a tensor `[batch, ...]` of per-example losses; the distiller weighs it by sample
+    weights and masks and averages over the global batch. `labels` are integer class labels of
+    the logits' element shape, `-1` where an example is unlabeled, or `None` when the batch has
+    no labels; terms that need a target class (e.g. DKD) fall back to the teacher's argmax.
+
+    A term that needs trainable parameters of its own (e.g. a FitNets adapter) sets `adapter` to
+    a `keras.layers.Layer` in `build(teacher_shape, student_shape)`, which the distiller calls
+    once with the two features' shapes; the distiller trains the adapter with the student and
+    never exports it.
     """
 
     teacher_layer_name = None
     student_layer_name = None
     name = "distillation"
+    adapter = None
 
-    def per_example(self, teacher_output, student_output, temperature):
+    def build(self, teacher_shape, student_shape):
+        """Checks the feature shapes (and creates `adapter` if the term has one)."""
+
+    def per_example(self, teacher_output, student_output, temperature, labels=None):
         raise NotImplementedError
 
     def get_config(self):
@@ -123,8 +134,8 @@ class LogitsDistillation(DistillationTerm):
         self.loss = resolve_logit_loss(loss)
         self.name = name
 
-    def per_example(self, teacher_output, student_output, temperature):
-        return softened_loss(self.loss, teacher_output, student_output, temperature)
+    def per_example(self, teacher_output, student_output, temperature, labels=None):
+        return softened_loss(self.loss, teacher_output, student_output, temperature, labels)
 
     def get_config(self):
         return {
@@ -174,8 +185,17 @@ class FeatureDistillation(DistillationTerm):
         self.student_layer_name = student_layer_name
         self.name = name
 
-    def per_example(self, teacher_output, student_output, temperature):
-        del temperature
+    def build(self, teacher_shape, student_shape):
+        if tuple(teacher_shape[1:]) != tuple(student_shape[1:]):
+            raise ValueError(
+                f"FeatureDistillation compares features of the same shape, but the teacher's "
+                f"`{self.teacher_layer_name}` has shape {tuple(teacher_shape)} and the student's "
+                f"`{self.student_layer_name}` has shape {tuple(student_shape)}. Pick layers "
+                "with equal shapes, or use `FitNetsHint`, which learns an adapter between them."
+            )
+
+    def per_example(self, teacher_output, student_output, temperature, labels=None):
+        del temperature, labels
         values = tf.cast(
             unreduced(self.loss, tf.cast(teacher_output, tf.float32),
                       tf.cast(student_output, tf.float32)),
@@ -204,6 +224,18 @@ def as_term(obj):
     """Turns a term, a loss or a loss name into a `DistillationTerm`, or raises `TypeError`."""
     if isinstance(obj, DistillationTerm):
         return obj
+    if isinstance(obj, str):
+        from keras_distill.losses import _TERMS_BY_NAME  # Local: the package imports this module.
+
+        if obj.lower() in _TERMS_BY_NAME:  # e.g. "rkd".
+            try:
+                return _TERMS_BY_NAME[obj.lower()]()
+            except TypeError:
+                raise ValueError(
+                    f"The distillation term {obj!r} reads named layers. Build it with "
+                    f"`keras_distill.losses.get_term({obj!r}, teacher_layer_name=..., "
+                    "student_layer_name=...)` and pass the term instead of its name."
+                ) from None
     if isinstance(obj, (str, keras.losses.Loss)) or callable(obj):
         return LogitsDistillation(loss=obj)
     raise TypeError(

@@ -34,3 +34,33 @@ def check_weights(weights, count, name="distillation_loss_weights"):
         if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not weight >= 0:
             raise _invalid(name, "non-negative numbers", weights)
     return [float(w) for w in weights]
+
+
+def check_non_negative(value, name):
+    """Returns `value` as a float, or raises `ValueError` unless it is a finite number >= 0."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not 0.0 <= value < float("inf")):
+        raise _invalid(name, "a finite number >= 0", value)
+    return float(value)
+
+
+def check_at_least(value, minimum, name):
+    """Returns `value` as a float, or raises `ValueError` unless it is a finite number >= minimum."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not minimum <= value < float("inf")):
+        raise _invalid(name, f"a finite number >= {minimum}", value)
+    return float(value)
+
+
+def check_bool(value, name):
+    """Returns `value`, or raises `ValueError` unless it is a bool."""
+    if not isinstance(value, bool):
+        raise _invalid(name, "True or False", value)
+    return value
+
+
+def check_choice(value, choices, name):
+    """Returns `value`, or raises `ValueError` unless it is one of `choices`."""
+    if not isinstance(value, str) or value not in choices:
+        raise _invalid(name, "one of " + ", ".join(repr(c) for c in choices), value)
+    return value
