@@ -5,6 +5,8 @@ from keras_distill import distribute
 from keras_distill import export
 from keras_distill import losses
 from keras_distill import models
+from keras_distill import report
+from keras_distill import workflow
 from keras_distill.data import cache_teacher_outputs
 from keras_distill.distiller import Distiller
 from keras_distill.losses import AttentionTransfer
@@ -16,5 +18,6 @@ from keras_distill.losses import KnowledgeDistillation
 from keras_distill.losses import LogitMSE
 from keras_distill.losses import LogitsDistillation
 from keras_distill.losses import RelationalKD
+from keras_distill.report import Report
 
 __version__ = "0.1.0"

@@ -99,6 +99,42 @@ def logits_model(model, role="teacher"):
     return keras.Model(inputs, outputs, name=f"{model.name}_logits")
 
 
+def as_teacher_list(teacher):
+    """Returns `[teacher]`, or the list of an ensemble's members, each checked to be a model."""
+    teachers = list(teacher) if isinstance(teacher, (list, tuple)) else [teacher]
+    if not teachers:
+        raise ValueError(
+            "Invalid value for argument `teacher`. Expected a `keras.Model` or a non-empty list "
+            "of them. Received: teacher=[]"
+        )
+    for member in teachers:
+        check_model(member, "teacher")
+    return teachers
+
+
+def _classes(model):
+    outputs = getattr(model, "outputs", None)
+    return outputs[0].shape[-1] if outputs else None
+
+
+def check_class_counts(teachers, student):
+    """Raises `ValueError` unless every teacher and the student output the same class count."""
+    counts = {member.name: _classes(member) for member in teachers}
+    known = {c for c in counts.values() if c is not None}
+    if len(known) > 1:
+        raise ValueError(
+            f"The ensemble's teachers output different class counts: {counts}. Expected every "
+            "member to output the same classes."
+        )
+    student_classes = _classes(student)
+    if known and student_classes is not None and student_classes not in known:
+        raise ValueError(
+            f"The teacher outputs {known.pop()} classes but the student outputs "
+            f"{student_classes}. Expected both to have the same number of classes on the "
+            "last axis."
+        )
+
+
 def freeze(model):
     """Marks `model` (or each model of a list) not trainable and returns it."""
     model.trainable = False

@@ -22,3 +22,10 @@ def _seed_and_policy():
     keras.utils.set_random_seed(1234)
     yield
     keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.fixture(scope="session")
+def mirrored():
+    """One 2-replica MirroredStrategy for the whole session: several instances in one process
+    reuse collective instance keys and abort each other's all-reduces."""
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

@@ -389,7 +389,7 @@ def test_feature_distillation_by_layer_name():
                      distillation_losses=kd.FeatureDistillation(teacher_layer_name="nope", student_layer_name="hidden"))
 
 
-def test_mirrored_strategy_matches_one_device():
+def test_mirrored_strategy_matches_one_device(mirrored):
     """2 logical CPUs (tests/conftest.py) vs one device: same global batches, same updates."""
     x, y = helpers.data(n=96)
     w = np.random.default_rng(1).uniform(0.2, 2.0, size=len(x)).astype("float32")
@@ -409,10 +409,51 @@ def test_mirrored_strategy_matches_one_device():
         return student.get_weights(), history
 
     one_weights, one_history = run(tf.distribute.OneDeviceStrategy("/cpu:0"))
-    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     assert mirrored.num_replicas_in_sync == 2
     two_weights, two_history = run(mirrored)
     for a, b in zip(one_weights, two_weights):
         np.testing.assert_allclose(a, b, atol=1e-5)
     for key in ("loss", "student_loss", "distillation_loss", "sparse_categorical_accuracy"):
         np.testing.assert_allclose(one_history[key], two_history[key], rtol=1e-4, atol=1e-6)
+
+
+def test_ensemble_of_teachers_averages_probabilities_at_the_temperature():
+    teachers = [helpers.mlp(seed=1, name="t1"), helpers.mlp(hidden=(8,), seed=3, name="t2")]
+    student = helpers.mlp(hidden=(), seed=2)
+    x, y = helpers.data()
+    members = [t.predict(x, verbose=0) for t in teachers]
+    s = student.predict(x, verbose=0)
+    temperature, weights = 2.5, np.array([0.75, 0.25])
+    before = [w.copy() for t in teachers for w in t.get_weights()]
+    distiller = kd.Distiller(teacher=teachers, student=student, teacher_weights=[3, 1]).compile(
+        optimizer=frozen_sgd(), alpha=0.0, temperature=temperature)
+    assert distiller.teacher_weights == [0.75, 0.25]
+    logs = first_batch_loss(distiller, x, y)
+    probs = sum(w * np.exp(helpers.np_log_softmax(m / temperature)) for w, m in zip(weights, members))
+    log_q = helpers.np_log_softmax(s / temperature)
+    expected = temperature**2 * np.mean(np.sum(probs * (np.log(probs) - log_q), axis=-1))
+    assert logs["distillation_loss"] == pytest.approx(expected, rel=1e-4)
+    distiller.compile(optimizer="adam", alpha=0.0, temperature=temperature)
+    distiller.fit(x, y, epochs=1, verbose=0)
+    assert all(not t.trainable for t in teachers)
+    assert all(np.array_equal(a, b) for a, b in zip(before, [w for t in teachers for w in t.get_weights()]))
+    # The cache stores the members' logits; the loss on it is the same.
+    cached = kd.cache_teacher_outputs(teachers, helpers.dataset(x, y, len(x)), shuffle=False)
+    distiller.compile(optimizer=frozen_sgd(), alpha=0.0, temperature=temperature)
+    student.set_weights(helpers.mlp(hidden=(), seed=2).get_weights())
+    assert distiller.fit(cached, epochs=1, verbose=0).history["distillation_loss"][0] == pytest.approx(expected, rel=1e-4)
+
+
+def test_ensemble_validation():
+    student = helpers.mlp(hidden=(), seed=2)
+    with pytest.raises(ValueError, match="different class counts"):
+        kd.Distiller(teacher=[helpers.mlp(classes=4, name="a"), helpers.mlp(classes=5, name="b")],
+                     student=student)
+    with pytest.raises(ValueError, match="a list of 2 weights"):
+        kd.Distiller(teacher=[helpers.mlp(name="a"), helpers.mlp(name="b")], student=student,
+                     teacher_weights=[1.0])
+    with pytest.raises(ValueError, match="non-negative"):
+        kd.Distiller(teacher=[helpers.mlp(name="a"), helpers.mlp(name="b")], student=student,
+                     teacher_weights=[1.0, -1.0])
+    with pytest.raises(TypeError, match="Received: teacher='t.keras'"):
+        kd.Distiller(teacher=[helpers.mlp(name="a"), "t.keras"], student=student)

@@ -49,8 +49,7 @@ def test_invalid_tf_config(monkeypatch, raw, match):
         distribute.get_strategy("multi_worker")
 
 
-def test_global_batch_must_divide_over_replicas():
-    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+def test_global_batch_must_divide_over_replicas(mirrored):
     assert distribute.check_global_batch_size(32, mirrored) == 32
     with pytest.raises(ValueError, match="divisible by the 2 replicas.*batch_size=33"):
         distribute.check_global_batch_size(33, mirrored)
@@ -64,15 +63,15 @@ def test_backup_dir_must_be_writable(tmp_path):
     assert distribute.check_writable_directory(str(tmp_path / "ok")) == str(tmp_path / "ok")
 
 
-def test_models_created_outside_the_active_scope_are_an_error():
+def test_models_created_outside_the_active_scope_are_an_error(mirrored):
     teacher, student = helpers.mlp(seed=1), helpers.mlp(hidden=(), seed=2)
-    with tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]).scope():
+    with mirrored.scope():
         with pytest.raises(ValueError, match=r"created outside the active `MirroredStrategy` scope"):
             kd.Distiller(teacher=teacher, student=student)
 
 
-def test_distiller_outside_the_scope_enters_its_models_strategy():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+def test_distiller_outside_the_scope_enters_its_models_strategy(mirrored):
+    strategy = mirrored
     with strategy.scope():
         teacher, student = helpers.mlp(seed=1), helpers.mlp(hidden=(), seed=2)
     distiller = kd.Distiller(teacher=teacher, student=student)  # Outside the scope.
@@ -83,8 +82,8 @@ def test_distiller_outside_the_scope_enters_its_models_strategy():
     assert np.isfinite(history.history["loss"][0])
 
 
-def test_mixed_strategies_are_an_error():
-    with tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]).scope():
+def test_mixed_strategies_are_an_error(mirrored):
+    with mirrored.scope():
         teacher = helpers.mlp(seed=1)
     with pytest.raises(ValueError, match="different tf.distribute strategies"):
         kd.Distiller(teacher=teacher, student=helpers.mlp(hidden=(), seed=2))
@@ -109,8 +108,8 @@ def test_only_the_chief_writes(monkeypatch, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_compile_outside_the_scope_with_an_optimizer_made_outside_it():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+def test_compile_outside_the_scope_with_an_optimizer_made_outside_it(mirrored):
+    strategy = mirrored
     with strategy.scope():
         teacher, student = helpers.mlp(seed=1), helpers.mlp(hidden=(), seed=2)
         distiller = kd.Distiller(teacher=teacher, student=student)

@@ -26,12 +26,14 @@ from keras_distill import teacher as teacher_lib
 def _teacher_function(teacher):
     if isinstance(teacher, distiller_lib.Distiller):
         return tf.function(teacher.compute_teacher_outputs)
-    teacher_lib.check_model(teacher, "teacher")
-    model = teacher_lib.logits_model(teacher)
+    models = [teacher_lib.logits_model(t) for t in teacher_lib.as_teacher_list(teacher)]
 
     @tf.function
     def outputs(x):
-        return {distiller_lib.LOGITS: model(x, training=False)}
+        if len(models) == 1:
+            return {distiller_lib.LOGITS: models[0](x, training=False)}
+        members = [model(x, training=False) for model in models]
+        return {distiller_lib.MEMBER_LOGITS: tf.stack(members, axis=-2)}
 
     return outputs
 
@@ -66,7 +68,7 @@ def _in_memory(teacher_fn, dataset, dtype):
         )
         for i in range(4)
     ]
-    first_batch = len(parts[0][1][distiller_lib.LOGITS])
+    first_batch = len(tf.nest.flatten(parts[0][1])[0])
     return tf.data.Dataset.from_tensor_slices(_element(*columns)), first_batch
 
 
@@ -118,8 +120,9 @@ def cache_teacher_outputs(
     that `Distiller` unpacks (and `Distiller.predict`/`evaluate` accept too).
 
     Args:
-        teacher: The teacher `keras.Model`, or a `Distiller` (then intermediate features its
-            terms need are cached too).
+        teacher: The teacher `keras.Model`, a list of teachers (an ensemble: each member's
+            logits are stored and combined at the distiller's temperature during training), or
+            a `Distiller` (then intermediate features its terms need are cached too).
         dataset: A batched `tf.data.Dataset` of `x`, `(x, y)` or `(x, y, sample_weight)`. It is
             iterated exactly once.
         batch_size: Batch size of the returned dataset. Defaults to `None`: the source's first

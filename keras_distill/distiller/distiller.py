@@ -15,109 +15,18 @@ import keras
 import tensorflow as tf
 
 from keras_distill import distribute
+from keras_distill.distiller import features
+from keras_distill.distiller import labels as label_lib
+from keras_distill.distiller.inputs import LOGITS
+from keras_distill.distiller.inputs import MEMBER_LOGITS
+from keras_distill.distiller.inputs import split_cached
 from keras_distill import keras_workarounds
 from keras_distill import teacher as teacher_lib
+from keras_distill.losses import ensemble
 from keras_distill.losses import terms as terms_lib
 from keras_distill.losses import validation
 
-TEACHER_OUTPUTS_KEY = "keras_distill_teacher_outputs"
-INPUTS_KEY = "keras_distill_inputs"
-LOGITS = "logits"
 _NONFINITE = "keras_distill: the training loss became non-finite at optimizer step"
-
-
-def split_cached(x):
-    """Splits an input produced by `cache_teacher_outputs` into `(inputs, teacher_outputs)`.
-
-    Returns `(x, None)` for ordinary inputs.
-    """
-    if isinstance(x, dict) and TEACHER_OUTPUTS_KEY in x:
-        return x[INPUTS_KEY], x[TEACHER_OUTPUTS_KEY]
-    return x, None
-
-
-class _Untracked:
-    """Holds helper models out of Keras's tracking, so they are neither saved nor exported."""
-
-    def __init__(self):
-        self.models = {}
-
-
-def _feature_model(model, layer_names, role):
-    """A functional model over `model.inputs` returning logits and the named layers' outputs."""
-    if not getattr(model, "inputs", None):
-        raise ValueError(
-            f"Reading intermediate features of the {role} needs a Functional or Sequential model, "
-            f"but `{model.name}` is subclassed. Rebuild it functionally, or return the feature "
-            "from its `call` and distill on that output."
-        )
-    available = [layer.name for layer in model.layers]
-    outputs = {LOGITS: model.outputs[0]}
-    for name in layer_names:
-        if name not in available:
-            raise ValueError(
-                f"Invalid layer name for the {role}: {name!r}. Available layers: {available}"
-            )
-        outputs[name] = model.get_layer(name).output
-    return keras.Model(model.inputs, outputs, name=f"{model.name}_features")
-
-
-def _output_classes(model):
-    outputs = getattr(model, "outputs", None)
-    if outputs:
-        return outputs[0].shape[-1]
-    return None
-
-
-def _broadcast(weights, values):
-    """Broadcasts per-example weights `[batch, ...]` to the shape of `values`."""
-    weights = tf.cast(weights, tf.float32)
-    while weights.shape.rank > values.shape.rank:
-        weights = tf.reduce_mean(weights, axis=-1)
-    while weights.shape.rank < values.shape.rank:
-        weights = weights[..., tf.newaxis]
-    return tf.broadcast_to(weights, tf.shape(values))
-
-
-def _is_sparse(y, logits):
-    if y.shape.rank == logits.shape.rank - 1:
-        return True
-    return y.shape.rank == logits.shape.rank and y.shape[-1] == 1 and logits.shape[-1] != 1
-
-
-def _check_label_shape(y, logits):
-    """Raises `ValueError` (at trace time, before any step runs) if `y` cannot match `logits`."""
-    expected = logits.shape[:-1] if _is_sparse(y, logits) else logits.shape
-    got = y.shape[: expected.rank] if _is_sparse(y, logits) else y.shape
-    if not got.is_compatible_with(expected) or y.shape.rank not in (
-        logits.shape.rank - 1,
-        logits.shape.rank,
-    ):
-        raise ValueError(
-            f"Labels of shape {y.shape} cannot match the student's outputs of shape "
-            f"{logits.shape}. Expected integer labels of shape {logits.shape[:-1]} (or with a "
-            f"trailing 1) or one-hot/soft labels of shape {logits.shape}."
-        )
-
-
-def labeled_mask(y, logits):
-    """Per-element presence of a label: integer labels < 0, or dense rows with a value < 0, are
-    unlabeled (sklearn's `-1` convention). Returns `(mask, labels_with_missing_set_to_0)`."""
-    if _is_sparse(y, logits):
-        if y.shape.rank == logits.shape.rank:
-            y = tf.squeeze(y, axis=-1)
-        present = y >= 0
-        return present, tf.where(present, y, tf.zeros_like(y))
-    present = tf.reduce_all(y >= 0, axis=-1)
-    return present, tf.where(present[..., tf.newaxis], y, tf.zeros_like(y))
-
-
-def _class_labels(y, logits):
-    """Integer class labels of the logits' element shape, `-1` where unlabeled."""
-    present, labels = labeled_mask(y, logits)
-    if not _is_sparse(y, logits):
-        labels = tf.argmax(labels, axis=-1)
-    return tf.where(present, tf.cast(labels, tf.int32), -1)
 
 
 @keras.saving.register_keras_serializable(package="keras_distill")
@@ -161,7 +70,9 @@ class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
           teacher is not called.
 
     Args:
-        teacher: The trained `keras.Model` whose outputs are logits (or end in softmax, see above).
+        teacher: The trained `keras.Model` whose outputs are logits (or end in softmax, see
+            above), or a list of them: an ensemble whose soft targets are the weighted mean of
+            the members' `softmax(t_i / T)` (probabilities, not logits, are averaged).
         student: The `keras.Model` to train; it must output logits.
         distillation_losses: A term (`LogitsDistillation`, `FeatureDistillation`), a loss, or a
             list of them. Defaults to `None`: Hinton's KD on logits, or whatever `compile`'s
@@ -172,6 +83,8 @@ class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
             0.1 (the keras.io example's default).
         temperature: Softmax temperature `T > 0`. Defaults to `None`: the temperature of the
             `LogitsDistillation` term(s), else 3.0.
+        teacher_weights: For an ensemble, one non-negative weight per teacher (normalised to
+            sum to 1). Defaults to `None` (equal weights).
         name: Model name. Defaults to `"distiller"`.
 
     Example:
@@ -197,35 +110,38 @@ class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
         student_loss_weight=None,
         *,
         temperature=None,
+        teacher_weights=None,
         name="distiller",
         **kwargs,
     ):
         teacher_lib.check_model(student, "student")
-        teacher_lib.check_model(teacher, "teacher")
+        teachers = teacher_lib.as_teacher_list(teacher)
         # Built outside the scope of the strategy its models live in, the distiller enters it.
-        strategy = distribute.strategy_for_models(teacher, student)
+        strategy = distribute.strategy_for_models(*teachers, student)
         scope = contextlib.nullcontext()
         if strategy is not None and not tf.distribute.has_strategy():
             scope = strategy.scope()
         with scope:
             super().__init__(name=name, **kwargs)
-            self._initialize(teacher, student, distillation_losses, distillation_loss_weights,
-                             student_loss_weight, temperature)
+            self._initialize(teachers, student, distillation_losses, distillation_loss_weights,
+                             student_loss_weight, temperature, teacher_weights)
 
-    def _initialize(self, teacher, student, distillation_losses, distillation_loss_weights,
-                    student_loss_weight, temperature):
+    def _initialize(self, teachers, student, distillation_losses, distillation_loss_weights,
+                    student_loss_weight, temperature, teacher_weights):
         teacher_lib.check_student_outputs_logits(student)
-        teacher = teacher_lib.freeze(teacher_lib.logits_model(teacher))
-        teacher_classes, student_classes = _output_classes(teacher), _output_classes(student)
-        if None not in (teacher_classes, student_classes) and teacher_classes != student_classes:
+        teachers = [teacher_lib.freeze(teacher_lib.logits_model(t)) for t in teachers]
+        teacher_lib.check_class_counts(teachers, student)
+        self.teacher = teachers[0] if len(teachers) == 1 else teachers
+        self._teachers = tuple(teachers)
+        weights = validation.check_weights(teacher_weights, len(teachers), "teacher_weights")
+        if sum(weights) <= 0:
             raise ValueError(
-                f"The teacher outputs {teacher_classes} classes but the student outputs "
-                f"{student_classes}. Expected both to have the same number of classes on the "
-                "last axis."
+                "Invalid value for argument `teacher_weights`. Expected at least one positive "
+                f"weight. Received: teacher_weights={teacher_weights!r}"
             )
-        self.teacher = teacher
+        self.teacher_weights = [w / sum(weights) for w in weights]
         self.student = student
-        self._helpers = _Untracked()
+        self._helpers = features.Untracked()
         if student_loss_weight is None:
             student_loss_weight = 0.5 if distillation_losses is not None else 0.1
         student_loss_weight = validation.check_fraction(student_loss_weight, "student_loss_weight")
@@ -323,7 +239,7 @@ class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
 
     def _output_shape(self, models, role, layer_name):
         if layer_name is None:
-            model = self.teacher if role == "teacher" else self.student
+            model = self._teachers[0] if role == "teacher" else self.student
             outputs = getattr(model, "outputs", None)
             return tuple(outputs[0].shape) if outputs else None
         for (model_role, _), feature_model in models.items():
@@ -456,18 +372,30 @@ class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
     def _feature_models(self):
         """Builds (once) the models that return logits and intermediate features in one pass."""
         for role, model, attr in (
-            ("teacher", self.teacher, "teacher_layer_name"),
+            ("teacher", self._teachers[0], "teacher_layer_name"),
             ("student", self.student, "student_layer_name"),
         ):
             names = sorted({getattr(t, attr) for t in self._terms} - {None})
+            if names and role == "teacher" and len(self._teachers) > 1:
+                raise ValueError(
+                    f"Feature terms ({names}) need one teacher, but this distiller has an "
+                    f"ensemble of {len(self._teachers)}. Distill features from one teacher."
+                )
             key = (role, tuple(names))
             if names and key not in self._helpers.models:
-                self._helpers.models[key] = _feature_model(model, names, role)
+                self._helpers.models[key] = features.feature_model(model, names, role)
         return self._helpers.models
 
     def _forward(self, role, x, training):
-        """Returns `{"logits": ..., layer_name: feature, ...}` for the teacher or the student."""
-        model = self.teacher if role == "teacher" else self.student
+        """Returns `{"logits": ..., layer_name: feature, ...}` for the teacher or the student.
+
+        An ensemble of teachers returns `{"member_logits": [batch, ..., teachers, classes]}`;
+        they are combined at the current temperature in the loss (see `ensemble_logits`).
+        """
+        if role == "teacher" and len(self._teachers) > 1:
+            members = [t(x, training=False) for t in self._teachers]
+            return {MEMBER_LOGITS: tf.stack(members, axis=-2)}
+        model = self._teachers[0] if role == "teacher" else self.student
         for (model_role, _), feature_model in self._feature_models().items():
             if model_role == role:
                 return dict(feature_model(x, training=training))
@@ -500,8 +428,8 @@ class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
             weights = weights * tf.cast(mask, tf.float32)
         present = None
         if y is not None and self._student_loss is not None:
-            _check_label_shape(y, logits)
-            present, labels = labeled_mask(y, logits)
+            label_lib.check_label_shape(y, logits)
+            present, labels = label_lib.labeled_mask(y, logits)
             present = tf.cast(present, tf.float32)
         # The student loss averages over labeled elements, the distillation terms over all.
         global_elements, global_labeled, global_batch = self._global_counts([
@@ -510,12 +438,12 @@ class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
             element_shape[0],
         ])
         if sample_weight is not None:
-            weights = weights * _broadcast(sample_weight, weights)
+            weights = weights * label_lib.broadcast_weights(sample_weight, weights)
 
         def contribution(values, element_weights=weights, count=global_elements):
             if values.shape.rank != element_weights.shape.rank:
                 # Per-example values (features): weigh by the example's mean weight.
-                element_weights, count = _broadcast(element_weights, values), global_batch
+                element_weights, count = label_lib.broadcast_weights(element_weights, values), global_batch
             return tf.reduce_sum(element_weights * values) / tf.maximum(count, 1.0)
 
         out = {"labeled": present is not None, "global_batch": global_batch, "student_loss": tf.constant(0.0)}
@@ -523,6 +451,10 @@ class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
             values = tf.cast(terms_lib.unreduced(self._student_loss, labels, logits), tf.float32)
             out["student_loss"] = contribution(values, weights * present, global_labeled)
         if teacher_out is not None:
+            if MEMBER_LOGITS in teacher_out:
+                teacher_out = dict(teacher_out)
+                teacher_out[LOGITS] = ensemble.ensemble_logits(
+                    teacher_out.pop(MEMBER_LOGITS), self.teacher_weights, self._temperature)
             teacher_logits = teacher_out[LOGITS]
             if teacher_logits.shape[-1] is not None and logits.shape[-1] is not None and (
                 teacher_logits.shape[-1] != logits.shape[-1]
@@ -531,7 +463,7 @@ class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
                     f"The teacher outputs {teacher_logits.shape[-1]} classes but the student "
                     f"outputs {logits.shape[-1]}. Expected the same number of classes."
                 )
-            term_labels = None if y is None else _class_labels(y, logits)
+            term_labels = None if y is None else label_lib.class_labels(y, logits)
             total = tf.constant(0.0)
             for term, weight, name in zip(self._terms, self._term_weights, self._term_names):
                 t = teacher_out[term.teacher_layer_name or LOGITS]
@@ -563,7 +495,7 @@ class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
         if y is None:  # Unlabeled data: only the losses that were computed are reported.
             trackers = [self._loss_tracker, self.distillation_loss_tracker, *self._term_trackers]
             return {tracker.name: tracker.result() for tracker in trackers}
-        present, labels = labeled_mask(y, logits)
+        present, labels = label_lib.labeled_mask(y, logits)
         mask = getattr(logits, "_keras_mask", None)
         # Keras metrics honour the outputs' mask (not `sample_weight`, for plain `metrics`):
         # unlabeled elements are masked out of them.
@@ -652,6 +584,7 @@ class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
         config = super().get_config()
         config.update(
             teacher=keras.saving.serialize_keras_object(self.teacher),
+            teacher_weights=list(self.teacher_weights),
             student=keras.saving.serialize_keras_object(self.student),
             distillation_losses=[keras.saving.serialize_keras_object(t) for t in self._terms],
             distillation_loss_weights=list(self._term_weights),

@@ -1,0 +1,218 @@
+"""SavedModel export in TF Serving's layout: `base_dir/<version>/saved_model.pb` + `variables/`.
+
+Every version appears atomically: it is written, warmed-up and verified in a temporary directory
+inside `base_dir` (TF Serving ignores names that are not integers), then renamed into place, so
+a server polling `base_dir` never sees half a model.
+"""
+
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from keras_distill.export import measure
+from keras_distill.export import signature as signature_lib
+from keras_distill.export import verify as verify_lib
+from keras_distill.export import warmup as warmup_lib
+
+
+def _check_version(version):
+    if version is None:
+        return None
+    if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 0:
+        raise ValueError(
+            "Invalid value for argument `version`. Expected a non-negative integer (TF Serving "
+            f"serves the highest one) or `None` for the next one. Received: version={version!r}"
+        )
+    return int(version)
+
+
+def existing_versions(base_dir):
+    """The integer version directories under `base_dir`, sorted.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> base = tempfile.mkdtemp()
+    >>> for name in ("1", "7", ".7.tmp-x", "notes"):
+    ...     os.makedirs(os.path.join(base, name))
+    >>> existing_versions(base)
+    [1, 7]
+    """
+    if not os.path.isdir(base_dir):
+        return []
+    return sorted(
+        int(name) for name in os.listdir(base_dir)
+        if name.isdigit() and os.path.isdir(os.path.join(base_dir, name))
+    )
+
+
+def _check_base_dir(base_dir):
+    if not isinstance(base_dir, (str, os.PathLike)):
+        raise TypeError(
+            "Invalid value for argument `base_dir`. Expected a directory path. "
+            f"Received: base_dir={base_dir!r}"
+        )
+    base_dir = os.fspath(base_dir)
+    if os.path.exists(base_dir) and not os.path.isdir(base_dir):
+        raise ValueError(
+            "Invalid value for argument `base_dir`. Expected a directory (TF Serving's model "
+            f"base path), but it is a file. Received: base_dir={base_dir!r}"
+        )
+    return base_dir
+
+
+def export_saved_model(
+    model,
+    base_dir,
+    version=None,
+    *,
+    input_name=None,
+    input_signature=None,
+    classifier=None,
+    warmup_inputs=None,
+    overwrite=False,
+    verify=True,
+    atol=1e-5,
+    verbose=True,
+):
+    """Exports a model (a `Distiller`'s student) as a TF Serving version directory.
+
+    The SavedModel has one signature, `serving_default`, with named input(s) and, for a
+    classifier, the outputs `logits` (float32 `[batch, classes]`), `probabilities` (softmax of the
+    logits) and `class_ids` (int64 `[batch]`); other models keep their outputs.
+
+    Args:
+        model: A `keras.Model`, a `keras_distill.Distiller` (its student is exported, never its
+            teacher), or the path of a `.keras` file.
+        base_dir: TF Serving's model base path; created if missing.
+        version: The version number (a non-negative integer). Defaults to `None`: one more
+            than the highest version in `base_dir`, or 1.
+        input_name: Name of the signature's input (a list for several inputs). Defaults to
+            `None`: the model's input name.
+        input_signature: `tf.TensorSpec` (or a list of them) for a model that was never built.
+            Defaults to `None`: read from the model.
+        classifier: Whether to serve `logits`/`probabilities`/`class_ids`. Defaults to `None`:
+            detected (one output of shape `[batch, classes >= 2]`).
+        warmup_inputs: Sample inputs (an array, a list of arrays, or a dict by input name,
+            batch first). When given, they are written as TF Serving warm-up requests (one
+            request of batch 1 per example, at most 100) and used for the verification.
+            Defaults to `None`: no warm-up file, synthetic inputs for the verification.
+        overwrite: Whether to replace an existing version. Defaults to `False`.
+        verify: Whether to reload the export in a fresh Python process and compare its outputs
+            with the Keras model's before publishing it. Defaults to `True`.
+        atol: Largest absolute difference the verification accepts. Defaults to `1e-5`.
+        verbose: Whether to print what was exported. Defaults to `True`.
+
+    Returns:
+        The version directory, `base_dir/<version>`.
+
+    Raises:
+        ValueError: if `base_dir` is a file, the version exists (and `overwrite=False`), the
+            model was never built, the sample inputs have the wrong shape, or the reloaded
+            model does not match. Nothing is left behind in these cases.
+
+    Example:
+
+    >>> import keras, os, tempfile
+    >>> model = keras.Sequential([keras.Input((4,), name="x"), keras.layers.Dense(3)])
+    >>> base = tempfile.mkdtemp()
+    >>> path = export_saved_model(model, base, verify=False, verbose=False)
+    >>> os.path.relpath(path, base), sorted(os.listdir(path))[-2:]
+    ('1', ['saved_model.pb', 'variables'])
+    >>> os.path.basename(export_saved_model(model, base, verify=False, verbose=False))
+    '2'
+    """
+    return _export_saved_model(**locals())[0]
+
+
+def _export_saved_model(
+    model, base_dir, version=None, *, input_name=None, input_signature=None, classifier=None,
+    warmup_inputs=None, overwrite=False, verify=True, atol=1e-5, verbose=True,
+):
+    """`export_saved_model`, also returning a record `{max_abs_diff, warmup_records, ...}`."""
+    base_dir = _check_base_dir(base_dir)
+    version = _check_version(version)
+    model = signature_lib.resolve_model(model, verbose=verbose)
+    signature = signature_lib.ServingSignature(model, input_name, input_signature, classifier)
+    samples = None
+    if warmup_inputs is not None:
+        samples, _ = signature.as_arrays(warmup_inputs, "warmup_inputs")
+    if version is None:
+        version = (existing_versions(base_dir) or [0])[-1] + 1
+    final = os.path.join(base_dir, str(version))
+    if os.path.lexists(final) and not overwrite:
+        raise ValueError(
+            f"Invalid value for argument `version`. Version {version} already exists in "
+            f"{base_dir}; an export never replaces a version a server may be serving. Pass "
+            f"another version, `version=None` for the next one, or `overwrite=True`. "
+            f"Received: version={version}"
+        )
+    os.makedirs(base_dir, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=base_dir)
+    record = {"format": "saved_model", "quantization": None, "version": version,
+              "max_abs_diff": None}
+    try:
+        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the model from a server's user.
+        _write(signature, tmp, samples, base_dir, record)
+        if verify:
+            inputs = samples if samples is not None else signature.example_inputs(4)
+            inputs = [x[:256] for x in inputs]
+            expected = signature.reference_outputs(inputs)
+            actual = verify_lib.reload_in_fresh_process(
+                tmp, dict(zip(signature.input_names, inputs))
+            )
+            record["max_abs_diff"] = verify_lib.check_close(
+                expected, actual, atol, f"The SavedModel reloaded from {final}"
+            )
+        _publish(tmp, final, overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    record.update(path=final, size_bytes=measure.path_size(final))
+    if verbose:
+        print(
+            f"Exported `{model.name}` to {final} (signature `serving_default`: inputs "
+            f"{signature.input_names} -> outputs {signature.output_names}"
+            + (f", verified: max abs diff {record['max_abs_diff']:.2g}" if verify else "")
+            + ")."
+        )
+    return final, record, signature
+
+
+def _write(signature, directory, samples, base_dir, record):
+    signature.archive().write_out(directory, verbose=False)
+    record["warmup_records"] = 0
+    if samples is not None:
+        model_name = os.path.basename(os.path.normpath(os.path.abspath(base_dir))) or "model"
+        warmup_lib.write_warmup_requests(
+            directory, dict(zip(signature.input_names, samples)), model_name=model_name
+        )
+        record["warmup_records"] = min(len(samples[0]), 100)
+
+
+def _publish(tmp, final, overwrite):
+    """Renames `tmp` to `final`; an existing `final` is replaced only with `overwrite`."""
+    old = None
+    if os.path.lexists(final):
+        if not overwrite:
+            raise ValueError(f"Version directory {final} appeared while exporting; not replaced.")
+        old = tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.old-",
+                               dir=os.path.dirname(final))
+        os.rmdir(old)
+        os.rename(final, old)
+    try:
+        os.rename(tmp, final)
+    except OSError:
+        if old is not None:
+            os.rename(old, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def load_serving_function(export_dir):
+    """Loads the `serving_default` function of a SavedModel (for checks and measurements)."""
+    return tf.saved_model.load(export_dir).signatures[signature_lib.SIGNATURE_KEY]

@@ -1,0 +1,59 @@
+"""Tests of `keras_distill.export.export_student`: all artifacts in one call, with records."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_distill import Distiller
+from keras_distill.export import export_student
+from keras_distill.export import read_warmup_requests
+
+KEYS = {"format", "quantization", "path", "size_bytes", "latency_ms_batch1", "agreement",
+        "accuracy", "keras_accuracy", "accuracy_change", "max_abs_diff"}
+
+
+def classifier(hidden, name):
+    return keras.Sequential([keras.Input((6,), name="features"),
+                             keras.layers.Dense(hidden, activation="relu"),
+                             keras.layers.Dense(3)], name=name)
+
+
+def test_records_for_every_artifact(tmp_path, capsys):
+    student = classifier(8, "student")
+    distiller = Distiller(student=student, teacher=classifier(64, "teacher"))
+    x = np.random.default_rng(0).normal(size=(60, 6)).astype("float32")
+    y = np.argmax(student.predict(x, verbose=0), -1)
+    keras_file = tmp_path / "distiller.keras"
+    distiller.save(keras_file)
+    records = export_student(str(keras_file), tmp_path / "out", quantization=[None, "int8"],
+                             representative_data=x, eval_data=(x, y), min_agreement=0.5,
+                             verify=False)
+    assert "teacher `teacher` is not exported" in capsys.readouterr().out
+    assert sorted(records) == ["saved_model", "tflite", "tflite_int8"]
+    for record in records.values():
+        assert KEYS <= set(record)
+        assert record["size_bytes"] > 0 and record["latency_ms_batch1"] > 0
+        assert record["keras_accuracy"] == 1.0
+    assert records["saved_model"]["path"] == str(tmp_path / "out" / "saved_model" / "1")
+    assert records["saved_model"]["agreement"] == 1.0
+    assert records["tflite"]["path"] == str(tmp_path / "out" / "student.tflite")
+    assert records["tflite_int8"]["path"] == str(tmp_path / "out" / "student_int8.tflite")
+    assert len(read_warmup_requests(records["saved_model"]["path"])) == 10
+
+
+def test_invalid_formats(tmp_path):
+    with pytest.raises(ValueError, match=r"`formats`. Expected one of \['saved_model', 'tflite'\]"):
+        export_student(classifier(4, "s"), tmp_path, formats="onnx")
+    with pytest.raises(ValueError, match=r"`representative_data`"):
+        export_student(classifier(4, "s"), tmp_path, quantization="int8")
+    assert os.listdir(tmp_path) == []
+
+
+def test_output_dir_that_is_a_file(tmp_path):
+    target = tmp_path / "out"
+    target.write_text("x")
+    with pytest.raises(ValueError, match=r"`output_dir`. Expected a directory, but it is a file"):
+        export_student(classifier(4, "s"), target)
+    assert target.read_text() == "x"
