@@ -16,6 +16,8 @@ setup(
         "keras>=3.12,<4",
         "numpy",
         "keras-tuner>=1.4",
+        "scikit-learn",  # keras-tuner's BayesianOptimization imports it.
+        "grpcio",  # keras-tuner's distributed mode (chief oracle + workers).
         "tensorboard>=2.21,<2.22",  # keras-tuner imports it at trial time; TF 2.21 dropped it.
         "tensorflow-datasets>=4.9",
         "importlib_resources",  # tensorflow-datasets imports it.

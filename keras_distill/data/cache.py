@@ -73,7 +73,8 @@ def _in_memory(teacher_fn, dataset, dtype):
 
 
 def _on_disk(teacher_fn, dataset, dtype, path):
-    first = next(iter(_batches(teacher_fn, dataset.take(1), dtype)), None)
+    parts = _batches(teacher_fn, dataset, dtype)
+    first = next(parts, None)
     if first is None:
         raise ValueError(
             "Invalid value for argument `dataset`. Expected a dataset that yields at least one "
@@ -83,8 +84,9 @@ def _on_disk(teacher_fn, dataset, dtype, path):
         lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype), _element(*first)
     )
 
-    def generate():
-        for part in _batches(teacher_fn, dataset, dtype):
+    def generate():  # The source is iterated once: the first batch, then the rest.
+        yield _element(*first)
+        for part in parts:
             yield _element(*part)
 
     batched = tf.data.Dataset.from_generator(generate, output_signature=spec)
@@ -100,6 +102,41 @@ def _on_disk(teacher_fn, dataset, dtype, path):
         shutil.rmtree(staging, ignore_errors=True)
     batch_size = int(tf.shape(tf.nest.flatten(first[1])[0])[0])
     return tf.data.Dataset.load(path), batch_size
+
+
+def _pipeline(examples, batch_size, shuffle, seed, drop_remainder):
+    """Example-level cached data -> reshuffled, batched, float32, prefetched."""
+    if shuffle:
+        size = int(examples.cardinality())
+        examples = examples.shuffle(size if size > 0 else 10_000, seed=seed,
+                                    reshuffle_each_iteration=True)
+    batched = examples.batch(batch_size, drop_remainder=drop_remainder)
+    inputs_spec = batched.element_spec[0] if isinstance(batched.element_spec, tuple) else (
+        batched.element_spec)
+    stored = tf.nest.flatten(inputs_spec[distiller_lib.TEACHER_OUTPUTS_KEY])
+    if any(spec.dtype != tf.float32 for spec in stored):
+        batched = batched.map(_to_float32, num_parallel_calls=tf.data.AUTOTUNE)
+    return batched.prefetch(tf.data.AUTOTUNE)
+
+
+def load_teacher_outputs(path, batch_size, *, shuffle=True, seed=None, drop_remainder=False):
+    """Loads the teacher outputs `cache_teacher_outputs(..., path=path)` wrote to disk.
+
+    Several processes (workers of a tuner, a relaunch after a crash) can then share one teacher
+    pass.
+
+    Args:
+        path: The directory given to `cache_teacher_outputs`.
+        batch_size: Batch size of the returned dataset.
+        shuffle: Reshuffle the examples every epoch. Defaults to `True`.
+        seed: Shuffle seed. Defaults to `None`.
+        drop_remainder: Drop the last partial batch. Defaults to `False`.
+
+    Returns:
+        A batched, prefetched `tf.data.Dataset` that `Distiller.fit` trains on without the
+        teacher.
+    """
+    return _pipeline(tf.data.Dataset.load(path), batch_size, shuffle, seed, drop_remainder)
 
 
 def cache_teacher_outputs(
@@ -164,15 +201,7 @@ def cache_teacher_outputs(
         examples, first_batch = _in_memory(teacher_fn, dataset, dtype)
     else:
         examples, first_batch = _on_disk(teacher_fn, dataset, dtype, path)
-    if shuffle:
-        examples = examples.shuffle(
-            int(examples.cardinality()) if examples.cardinality() > 0 else 10_000,
-            seed=seed, reshuffle_each_iteration=True,
-        )
-    batched = examples.batch(batch_size or first_batch, drop_remainder=drop_remainder)
-    if dtype != "float32":
-        batched = batched.map(_to_float32, num_parallel_calls=tf.data.AUTOTUNE)
-    return batched.prefetch(tf.data.AUTOTUNE)
+    return _pipeline(examples, batch_size or first_batch, shuffle, seed, drop_remainder)
 
 
 def _to_float32(inputs, *rest):
