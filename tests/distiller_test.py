@@ -396,7 +396,7 @@ def test_mirrored_strategy_matches_one_device(mirrored):
     teacher_weights = helpers.mlp(seed=1).get_weights()
     student_weights = helpers.mlp(hidden=(8,), seed=2).get_weights()
 
-    def run(strategy):
+    def run(strategy, cached=False):
         with strategy.scope():
             teacher, student = helpers.mlp(seed=5), helpers.mlp(hidden=(8,), seed=6)
             teacher.set_weights(teacher_weights)
@@ -405,16 +405,19 @@ def test_mirrored_strategy_matches_one_device(mirrored):
                 optimizer=keras.optimizers.Adam(0.01), student_loss_fn=SCCE, alpha=0.3,
                 temperature=2.0, metrics=["sparse_categorical_accuracy"])
         data = helpers.dataset(x, y, 16, sample_weight=w, drop_remainder=True)
+        if cached:
+            data = kd.cache_teacher_outputs(teacher, data, shuffle=False, drop_remainder=True)
         history = distiller.fit(data, epochs=2, verbose=0).history
         return student.get_weights(), history
 
     one_weights, one_history = run(tf.distribute.OneDeviceStrategy("/cpu:0"))
     assert mirrored.num_replicas_in_sync == 2
-    two_weights, two_history = run(mirrored)
-    for a, b in zip(one_weights, two_weights):
-        np.testing.assert_allclose(a, b, atol=1e-5)
-    for key in ("loss", "student_loss", "distillation_loss", "sparse_categorical_accuracy"):
-        np.testing.assert_allclose(one_history[key], two_history[key], rtol=1e-4, atol=1e-6)
+    for cached in (False, True):  # Online and cached teacher outputs: one formula.
+        two_weights, two_history = run(mirrored, cached=cached)
+        for a, b in zip(one_weights, two_weights):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+        for key in ("loss", "student_loss", "distillation_loss", "sparse_categorical_accuracy"):
+            np.testing.assert_allclose(one_history[key], two_history[key], rtol=1e-4, atol=1e-6)
 
 
 def test_ensemble_of_teachers_averages_probabilities_at_the_temperature():
@@ -457,3 +460,13 @@ def test_ensemble_validation():
                      teacher_weights=[1.0, -1.0])
     with pytest.raises(TypeError, match="Received: teacher='t.keras'"):
         kd.Distiller(teacher=[helpers.mlp(name="a"), "t.keras"], student=student)
+
+
+def test_non_finite_loss_stops_training_under_xla_too():
+    teacher, student = helpers.mlp(seed=1), helpers.mlp(hidden=(), seed=2)
+    x, y = helpers.data()
+    x[40] = np.nan
+    distiller = kd.Distiller(student=student, teacher=teacher).compile(
+        "sgd", student_loss_fn=SCCE, jit_compile=True)
+    with pytest.raises(FloatingPointError, match="loss was nan at training step 3"):
+        distiller.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)

@@ -9,6 +9,7 @@ device on the whole batch.
 """
 
 import contextlib
+import math
 import re
 
 import keras
@@ -565,6 +566,9 @@ class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
         _check_not_empty(x, "x")
         if kwargs.get("validation_data") is not None:
             _check_not_empty(kwargs["validation_data"], "validation_data")
+        if self.jit_compile:
+            # XLA drops the in-graph assertion; check the logged loss after every batch instead.
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), _StopOnNonFiniteLoss()]
         try:
             return super().fit(x, y, *args, **kwargs)
         except tf.errors.InvalidArgumentError as error:
@@ -607,6 +611,20 @@ class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
         config.pop("trainable", None)
         config.pop("dtype", None)
         return cls(**config)
+
+
+class _StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raises `FloatingPointError` naming the step once the running training loss is NaN/inf."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = float((logs or {}).get("loss", 0.0))
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"Training stopped: the loss was {loss} at training step "
+                f"{int(self.model.optimizer.iterations.numpy())} (batch {batch + 1} of this "
+                "epoch). Lower the learning rate, check the inputs for NaN/inf, or check the "
+                "teacher's outputs."
+            )
 
 
 def _check_not_empty(data, name):
