@@ -6,6 +6,7 @@ from keras_distill import export
 from keras_distill import losses
 from keras_distill import models
 from keras_distill import report
+from keras_distill import tuning
 from keras_distill import workflow
 from keras_distill.data import cache_teacher_outputs
 from keras_distill.distiller import Distiller

@@ -1,0 +1,273 @@
+"""Small reference model families (MLP, CNN, GRU) for examples, the CLI and tests.
+
+Every builder returns a functional `keras.Model` that outputs logits (no softmax) and whose input
+layer is named after the dataset's feature (`"signal"` for MNIST-1D, `"image"` for tfds image
+datasets), so the names carry through to an exported serving signature. `width` and `depth` set
+the size; `reference_teacher` and `reference_student` give the sizes the CLI uses by default.
+"""
+
+import math
+
+import keras
+
+FAMILIES = ("mlp", "cnn", "gru")
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected a positive integer. "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
+def _check_shape(input_shape):
+    try:
+        shape = tuple(int(d) for d in input_shape)
+    except (TypeError, ValueError):
+        shape = ()
+    if not shape or len(shape) > 3 or any(d <= 0 for d in shape):
+        raise ValueError(
+            "Invalid value for argument `input_shape`. Expected 1 to 3 positive dimensions "
+            "without the batch axis, e.g. (40,), (28, 28, 1) or (32, 32, 3). "
+            f"Received: input_shape={input_shape!r}"
+        )
+    return shape
+
+
+def _inputs(input_shape, input_name):
+    return keras.Input(_check_shape(input_shape), name=input_name)
+
+
+def _as_sequence(x):
+    """`(length,)` -> `(length, 1)`; `(h, w, c)` images -> rows as steps, `(h, w * c)`."""
+    if len(x.shape) == 2:
+        return keras.layers.Reshape((x.shape[1], 1))(x)
+    if len(x.shape) == 4:
+        return keras.layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]))(x)
+    return x
+
+
+def _logits(x, num_classes):
+    return keras.layers.Dense(_check_positive_int(num_classes, "num_classes"), name="logits")(x)
+
+
+def mlp(input_shape, num_classes, *, width=100, depth=2, input_name="x", name="mlp"):
+    """A multilayer perceptron: `depth` ReLU layers of `width` units, then logits.
+
+    The defaults are the MLP of the MNIST-1D paper (two hidden layers of 100; 15k parameters on
+    MNIST-1D).
+
+    Args:
+        input_shape: Shape of one example, without the batch axis; flattened first.
+        num_classes: Number of classes (logits).
+        width: Units per hidden layer. Defaults to `100`.
+        depth: Number of hidden layers (may be 0: a linear classifier). Defaults to `2`.
+        input_name: Name of the input layer (the dataset's feature). Defaults to `"x"`.
+        name: Model name. Defaults to `"mlp"`.
+
+    Returns:
+        A `keras.Model` that outputs logits.
+
+    Example:
+
+    >>> model = mlp((40,), 10)
+    >>> model.count_params()
+    15210
+    """
+    _check_positive_int(width, "width")
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+        raise ValueError(
+            "Invalid value for argument `depth`. Expected a non-negative integer. "
+            f"Received: depth={depth!r}"
+        )
+    inputs = _inputs(input_shape, input_name)
+    x = keras.layers.Flatten()(inputs) if len(inputs.shape) > 2 else inputs
+    for i in range(depth):
+        x = keras.layers.Dense(width, activation="relu", name=f"dense_{i}")(x)
+    return keras.Model(inputs, _logits(x, num_classes), name=name)
+
+
+def cnn(input_shape, num_classes, *, width=32, depth=3, input_name="x", name="cnn"):
+    """A convolutional network: 1D for sequences `(length,)`/`(length, channels)`, 2D for images
+    `(height, width, channels)`.
+
+    Each of the `depth` blocks is a convolution (kernel 5 then 3, "same" padding) with batch
+    normalisation and ReLU; the channels double every block from `width`, and every block but
+    the first halves the resolution. Global average pooling then a linear layer give the logits.
+
+    Args:
+        input_shape: `(length,)`, `(length, channels)` or `(height, width, channels)` (a
+            grayscale image needs its channel axis: `(28, 28, 1)`).
+        num_classes: Number of classes (logits).
+        width: Channels of the first block. Defaults to `32`.
+        depth: Number of convolution blocks. Defaults to `3`.
+        input_name: Name of the input layer (the dataset's feature). Defaults to `"x"`.
+        name: Model name. Defaults to `"cnn"`.
+
+    Returns:
+        A `keras.Model` that outputs logits.
+
+    Example:
+
+    >>> cnn((40,), 10, width=4, depth=2).output.shape
+    (None, 10)
+    >>> type(cnn((28, 28, 1), 10, width=4, depth=2).get_layer("conv_0")).__name__
+    'Conv2D'
+    """
+    _check_positive_int(width, "width")
+    _check_positive_int(depth, "depth")
+    inputs = _inputs(input_shape, input_name)
+    x = inputs
+    if len(x.shape) == 2:
+        x = keras.layers.Reshape((x.shape[1], 1))(x)
+    conv, pool = (
+        (keras.layers.Conv1D, keras.layers.GlobalAveragePooling1D)
+        if len(x.shape) == 3 else (keras.layers.Conv2D, keras.layers.GlobalAveragePooling2D)
+    )
+    for i in range(depth):
+        x = conv(
+            width * 2**i, 5 if i == 0 else 3, strides=1 if i == 0 else 2, padding="same",
+            use_bias=False, name=f"conv_{i}",
+        )(x)
+        x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
+        x = keras.layers.ReLU(name=f"relu_{i}")(x)
+    x = pool(name="pool")(x)
+    return keras.Model(inputs, _logits(x, num_classes), name=name)
+
+
+def gru(input_shape, num_classes, *, width=64, depth=1, input_name="x", name="gru"):
+    """A recurrent network: `depth` stacked GRU layers of `width` units, then logits.
+
+    A `(length,)` input is read one value per step; an image `(h, w, c)` one row per step.
+
+    Args:
+        input_shape: Shape of one example, without the batch axis.
+        num_classes: Number of classes (logits).
+        width: Units per GRU layer. Defaults to `64`.
+        depth: Number of GRU layers. Defaults to `1`.
+        input_name: Name of the input layer (the dataset's feature). Defaults to `"x"`.
+        name: Model name. Defaults to `"gru"`.
+
+    Returns:
+        A `keras.Model` that outputs logits.
+
+    Example:
+
+    >>> gru((40,), 10, width=8).output.shape
+    (None, 10)
+    """
+    _check_positive_int(width, "width")
+    _check_positive_int(depth, "depth")
+    inputs = _inputs(input_shape, input_name)
+    x = _as_sequence(inputs)
+    for i in range(depth):
+        x = keras.layers.GRU(width, return_sequences=i < depth - 1, name=f"gru_{i}")(x)
+    return keras.Model(inputs, _logits(x, num_classes), name=name)
+
+
+_BUILDERS = {"mlp": mlp, "cnn": cnn, "gru": gru}
+
+
+def build(family, input_shape, num_classes, *, width=None, depth=None, input_name="x",
+          name=None, seed=None):
+    """Builds a model of a family by name.
+
+    Args:
+        family: `"mlp"`, `"cnn"` or `"gru"`.
+        input_shape: Shape of one example, without the batch axis.
+        num_classes: Number of classes (logits).
+        width: Family-specific width. Defaults to `None`: the family's default.
+        depth: Family-specific depth. Defaults to `None`: the family's default.
+        input_name: Name of the input layer. Defaults to `"x"`.
+        name: Model name. Defaults to `None`: the family name.
+        seed: If given, `keras.utils.set_random_seed(seed)` first, so two builds with the same
+            seed start from identical weights. Defaults to `None`.
+
+    Returns:
+        A `keras.Model` that outputs logits.
+
+    Example:
+
+    >>> a = build("mlp", (40,), 10, width=8, seed=1)
+    >>> b = build("mlp", (40,), 10, width=8, seed=1)
+    >>> bool((a.get_weights()[0] == b.get_weights()[0]).all())
+    True
+    """
+    if family not in _BUILDERS:
+        raise ValueError(
+            f"Invalid value for argument `family`. Expected one of {list(FAMILIES)}. "
+            f"Received: family={family!r}"
+        )
+    if seed is not None:
+        keras.utils.set_random_seed(int(seed))
+    kwargs = {"input_name": input_name, "name": name or family}
+    if width is not None:
+        kwargs["width"] = width
+    if depth is not None:
+        kwargs["depth"] = depth
+    return _BUILDERS[family](input_shape, num_classes, **kwargs)
+
+
+# Sizes of the defaults used by `keras-distill run` (chosen on MNIST-1D; see the README).
+TEACHER = {"family": "cnn", "width": 64, "depth": 3}
+STUDENTS = {"mlp": {"width": 100, "depth": 2}, "cnn": {"width": 8, "depth": 3},
+            "gru": {"width": 16, "depth": 1}}
+
+
+def reference_teacher(input_shape, num_classes, *, input_name="x", seed=None):
+    """The reference teacher: a CNN (about 94% test accuracy on MNIST-1D).
+
+    Args:
+        input_shape: Shape of one example, without the batch axis.
+        num_classes: Number of classes.
+        input_name: Name of the input layer. Defaults to `"x"`.
+        seed: Weight-initialisation seed. Defaults to `None`.
+
+    Returns:
+        A `keras.Model` that outputs logits.
+
+    Example:
+
+    >>> reference_teacher((40,), 10).name
+    'teacher'
+    """
+    config = dict(TEACHER)
+    return build(config.pop("family"), input_shape, num_classes, input_name=input_name,
+                 name="teacher", seed=seed, **config)
+
+
+def reference_student(family, input_shape, num_classes, *, size=1.0, input_name="x", seed=None):
+    """A reference student of `family`; `size` scales its width (1.0: the default size).
+
+    Args:
+        family: `"mlp"`, `"cnn"` or `"gru"`.
+        input_shape: Shape of one example, without the batch axis.
+        num_classes: Number of classes.
+        size: Width multiplier (e.g. 0.5 halves the width). Defaults to `1.0`.
+        input_name: Name of the input layer. Defaults to `"x"`.
+        seed: Weight-initialisation seed. Defaults to `None`.
+
+    Returns:
+        A `keras.Model` that outputs logits.
+
+    Example:
+
+    >>> reference_student("cnn", (40,), 10, size=0.5).get_layer("conv_0").filters
+    4
+    """
+    if family not in STUDENTS:
+        raise ValueError(
+            f"Invalid value for argument `family`. Expected one of {list(FAMILIES)}. "
+            f"Received: family={family!r}"
+        )
+    if isinstance(size, bool) or not isinstance(size, (int, float)) or not size > 0:
+        raise ValueError(
+            "Invalid value for argument `size`. Expected a positive number. "
+            f"Received: size={size!r}"
+        )
+    config = dict(STUDENTS[family])
+    config["width"] = max(1, int(math.ceil(config["width"] * size)))
+    return build(family, input_shape, num_classes, input_name=input_name, name="student",
+                 seed=seed, **config)

@@ -1,0 +1,135 @@
+"""Tests of keras_distill.report: measurements, derived ratios, verdict, files."""
+
+import json
+import math
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_distill import report as report_lib
+from keras_distill.report import plot as report_plot
+
+
+def _rows(teacher=0.94, scratch=0.61, distilled=0.71, n=1000):
+    return [
+        {"name": "teacher", "role": "teacher", "test_accuracy": teacher, "params": 126_000,
+         "latency_ms": 0.8, "size_bytes": 1_500_000, "test_examples": n, "agreement": 1.0},
+        {"name": "scratch", "role": "scratch", "test_accuracy": scratch, "params": 2_500,
+         "latency_ms": 0.2, "size_bytes": 60_000, "test_examples": n, "agreement": 0.6},
+        {"name": "distilled", "role": "distilled", "test_accuracy": distilled, "params": 2_500,
+         "latency_ms": 0.25, "size_bytes": 60_000, "test_examples": n, "agreement": 0.7},
+    ]
+
+
+def test_ratios_and_gap_recovered_match_their_definitions():
+    report = report_lib.Report(_rows())
+    distilled = report.row("distilled")
+    assert distilled["compression"] == pytest.approx(126_000 / 2_500)
+    assert distilled["speedup"] == pytest.approx(0.8 / 0.25)
+    assert report.row("teacher")["compression"] == 1.0
+    summary = report.summary
+    assert summary["gain"] == pytest.approx(0.10)
+    assert summary["gap_recovered"] == pytest.approx(0.10 / 0.33)
+    se = math.sqrt((0.61 * 0.39 + 0.71 * 0.29) / 1000)
+    assert summary["gain_standard_error"] == pytest.approx(se)
+    assert summary["effect"] == "helped"
+    assert "recovers 30% of the teacher-scratch gap" in summary["text"]
+
+
+def test_harm_is_reported_not_hidden():
+    report = report_lib.Report(_rows(scratch=0.818, distilled=0.727))
+    assert report.summary["effect"] == "hurt"
+    assert report.summary["gap_recovered"] < 0
+    assert "HURT" in report.summary["text"] and "HURT" in report.table()
+    assert "HURT" in report_plot._title(report)
+
+
+def test_small_differences_are_called_noise():
+    report = report_lib.Report(_rows(scratch=0.950, distilled=0.955))
+    assert report.summary["effect"] == "none"
+    assert "no clear difference" in report.summary["text"]
+
+
+def test_no_gap_when_scratch_matches_teacher():
+    report = report_lib.Report(_rows(teacher=0.90, scratch=0.92, distilled=0.93))
+    assert report.summary["gap_recovered"] is None
+    assert "gains 3.0 points" in report.summary["text"]
+
+
+def test_artifact_rows_can_be_added_later():
+    report = report_lib.Report(_rows())
+    report.add_row("student.tflite", role="artifact", size_bytes=12_345, latency_ms=0.1,
+                   test_accuracy=0.70)
+    row = report.row("artifact")
+    assert row["speedup"] == pytest.approx(8.0) and "compression" not in row
+    table = report.table()
+    assert "student.tflite" in table and "12.1 KB" in table
+    report.add_row("student.tflite", role="artifact", size_bytes=1)
+    assert len(report.rows) == 4  # Replaced, not duplicated.
+
+
+def test_table_markdown_and_json_round_trip(tmp_path):
+    report = report_lib.Report(_rows(), histories={"distilled": {"accuracy": [0.5, 0.6],
+                                                                 "val_accuracy": [0.4, 0.7]}},
+                               meta={"dataset": {"name": "mnist1d", "sizes": {"train": 4000}}})
+    table = report.table().splitlines()
+    assert table[0].split()[:3] == ["model", "test", "acc"]
+    assert any(line.startswith("distilled") and "71.0%" in line for line in table)
+    markdown = report.to_markdown()
+    assert "| distilled | 71.0% |" in markdown and "![report](report.png)" in markdown
+    paths = report.write(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ["report.json", "report.md", "report.png"]
+    with open(paths["png"], "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    loaded = report_lib.Report.load(str(tmp_path))
+    assert loaded.rows == report.rows and loaded.summary == report.summary
+    assert json.load(open(paths["json"]))["rows"][2]["test_accuracy"] == 0.71
+
+
+def test_failed_write_leaves_the_old_report_whole(tmp_path, monkeypatch):
+    report_lib.Report(_rows()).write(str(tmp_path))
+    before = open(tmp_path / "report.png", "rb").read()
+
+    def broken_plot(report, file):
+        file.write(b"half a png")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(report_plot, "plot", broken_plot)
+    with pytest.raises(RuntimeError):
+        report_lib.Report(_rows(distilled=0.5)).write(str(tmp_path))
+    assert open(tmp_path / "report.png", "rb").read() == before
+    assert sorted(os.listdir(tmp_path)) == ["report.json", "report.md", "report.png"]
+
+
+def test_load_missing_report(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No report found"):
+        report_lib.Report.load(str(tmp_path))
+
+
+def test_compare_measures_accuracy_and_agreement_against_numpy():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 5)).astype("float32")
+    y = rng.integers(0, 3, 64)
+    teacher = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
+    student = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    report = report_lib.compare({"distilled": student, "teacher": teacher}, ds,
+                                latency_runs=5, throughput_runs=2, throughput_batch=32)
+    t_pred = np.asarray(teacher(x)).argmax(-1)
+    s_pred = np.asarray(student(x)).argmax(-1)
+    assert [r["name"] for r in report.rows] == ["teacher", "distilled"]
+    row = report.row("distilled")
+    assert row["test_accuracy"] == pytest.approx(np.mean(s_pred == y))
+    assert row["agreement"] == pytest.approx(np.mean(s_pred == t_pred))
+    assert row["params"] == 18 and row["size_bytes"] > 0
+    assert row["latency_ms"] > 0 and row["throughput"] > 0
+    assert "predictions" not in row
+
+
+def test_time_models_is_interleaved_and_positive():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    times = report_lib.time_models([model, model], (4,), runs=6, rounds=3, warmup=1)
+    assert len(times) == 2 and all(t > 0 for t in times)
