@@ -118,38 +118,3 @@ def check_fits(model, data, *, role="teacher", path=None):
             f"The {role}{where} outputs {classes} classes, but the dataset {data.name!r} has "
             f"{data.num_classes}. Expected a {role} trained on this dataset."
         )
-
-
-def export_student(model, base_dir, *, verify=True):
-    """Exports `model` for TF Serving as `base_dir/<next version>/` and returns that path.
-
-    Uses `keras_distill.export.export_saved_model` (verified, atomic) when available, else
-    `model.export` into a temporary directory renamed into place.
-    """
-    try:
-        from keras_distill.export import export_saved_model
-    except ImportError:
-        export_saved_model = None
-    if export_saved_model is not None:
-        return export_saved_model(model, base_dir, verify=verify, verbose=False)
-    if os.path.exists(base_dir) and not os.path.isdir(base_dir):
-        raise ValueError(f"Invalid value for argument `export_dir`. Expected a directory. "
-                         f"Received: export_dir={base_dir!r}, which is a file")
-    os.makedirs(base_dir, exist_ok=True)
-    versions = [int(v) for v in os.listdir(base_dir) if v.isdigit()]
-    final = os.path.join(base_dir, str(max(versions, default=0) + 1))
-    staging = tempfile.mkdtemp(prefix=".tmp-", dir=base_dir)
-    try:
-        model.export(staging, verbose=False)
-        os.rename(staging, final)
-    finally:
-        if os.path.exists(staging):
-            shutil.rmtree(staging)
-    return final
-
-
-def dir_size(path):
-    if os.path.isfile(path):
-        return os.path.getsize(path)
-    return sum(os.path.getsize(os.path.join(root, f))
-               for root, _, files in os.walk(path) for f in files)

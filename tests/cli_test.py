@@ -57,14 +57,14 @@ def test_run_writes_report_and_export_then_reuses_teacher(capsys, tmp_path):
                     "throughput", "compression", "speedup"):
             assert row[key] is not None, (row["name"], key)
     assert "gap_recovered" in report["summary"] and "gain" in report["summary"]
-    version = exports / "mnist1d_student" / "1"
+    version = exports / "mnist1d_student" / "saved_model" / "1"
     assert (version / "saved_model.pb").exists()
     assert "distilled (SavedModel)" in names and "test acc" in out  # The printed table.
     # A second run reuses the teacher and exports a new version; nothing is left half-written.
     status, out, err = _main(capsys, *argv, "--no-cache-teacher")
     assert status == 0, err
     assert "teacher: reused from" in out and "online teacher" in out
-    assert sorted(os.listdir(exports / "mnist1d_student")) == ["1", "2"]
+    assert sorted(os.listdir(exports / "mnist1d_student" / "saved_model")) == ["1", "2"]
     assert not [f for f in os.listdir(output) if f.startswith(".")]
 
 
@@ -99,10 +99,10 @@ def test_distill_evaluate_report_one_at_a_time(capsys, tmp_path, teacher_path):
 
 
 def test_evaluate_loads_a_savedmodel_teacher(capsys, tmp_path, teacher_path):
-    from keras_distill import artifacts
+    from keras_distill import export as export_lib
 
-    export = artifacts.export_student(keras.saving.load_model(teacher_path),
-                                     str(tmp_path / "sm"), verify=False)
+    export = export_lib.export_saved_model(keras.saving.load_model(teacher_path),
+                                          str(tmp_path / "sm"), verify=False, verbose=False)
     status, out, err = _main(capsys, "evaluate", "--teacher", export, "--student",
                              teacher_path, "--output", str(tmp_path / "out"))
     assert status == 0, err
@@ -172,3 +172,105 @@ def test_evaluate_names_the_bad_student(capsys, tmp_path, teacher_path):
     status, _, err = _main(capsys, "evaluate", "--teacher", teacher_path, "--student",
                            str(tmp_path / "nope.keras"), "--output", str(tmp_path))
     assert status == 2 and "Received: student=" in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------- export, tune, strategies
+def test_export_saved_model_and_tflite_then_refuses_an_existing_version(capsys, tmp_path,
+                                                                         teacher_path):
+    output = tmp_path / "exported"
+    status, out, err = _main(capsys, "export", "--model", teacher_path, "--output", str(output),
+                             "--dataset", "mnist1d", "--no-verify")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith(f"saved_model: {output / 'saved_model' / '1'}")
+    assert lines[1].startswith(f"tflite: {output / 'teacher.tflite'}")
+    assert all("latency" in line and "agreement 100.0%" in line and "accuracy" in line
+               for line in lines)
+    pb = output / "saved_model" / "1" / "saved_model.pb"
+    before = pb.stat().st_mtime_ns
+    status, _, err = _main(capsys, "export", "--model", teacher_path, "--output", str(output),
+                           "--format", "saved_model", "--version", "1", "--no-verify")
+    assert status == 2 and "Version 1 already exists" in err and "Traceback" not in err
+    assert pb.stat().st_mtime_ns == before and os.listdir(output / "saved_model") == ["1"]
+
+
+def test_export_int8_needs_a_dataset(capsys, tmp_path, teacher_path):
+    status, _, err = _main(capsys, "export", "--model", teacher_path, "--output", str(tmp_path),
+                           "--format", "tflite", "--quantization", "int8")
+    assert status == 2 and "`int8` needs calibration data" in err and "--dataset" not in err
+    assert not os.listdir(tmp_path)
+
+
+def test_tune_prints_and_writes_the_table_on_a_validation_split(capsys, tmp_path, teacher_path):
+    status, out, err = _main(capsys, "tune", "--teacher", teacher_path, "--output", str(tmp_path),
+                             "--trials", "2", "--alpha", "0.2,0.4", "--temperature", "2|8",
+                             "--final-epochs", "0", *TINY)
+    assert status == 0, err
+    assert "3,200 train, 1,000 test, 800 validation" in out  # Held out of train, not test.
+    table = (tmp_path / "tuning_results.txt").read_text()
+    assert table.splitlines()[0].split()[:4] == ["trial", "alpha", "temperature", "val_accuracy"]
+    assert table.strip() in out and len(table.splitlines()) == 3
+    best = dict(kv.split("=") for kv in out.split("best: ")[1].splitlines()[0].split(", "))
+    assert 0.2 <= float(best["alpha"]) <= 0.4 and float(best["temperature"]) in (2.0, 8.0)
+
+
+def test_run_tune_reports_the_validation_comparison(capsys, tmp_path, teacher_path):
+    status, out, err = _main(capsys, "run", "--tune", "2", "--teacher", teacher_path,
+                             "--output", str(tmp_path), "--no-export", *TINY)
+    assert status == 0, err
+    tuning = json.load(open(tmp_path / "report.json"))["meta"]["tuning"]
+    assert tuning["trials"] == 2 and tuning["validation_examples"] == 800
+    assert tuning["winner"] in ("distilled", "scratch")
+    assert f"distilling: 1 epochs, alpha={tuning['alpha']:.4g}" in out
+    for text in (out, (tmp_path / "report.md").read_text()):
+        assert "chosen by a 2-trial search on a validation split" in text
+        assert f"{tuning['winner']} won" in text
+
+
+@pytest.fixture
+def two_replicas(monkeypatch, mirrored):
+    """`--strategy mirrored` gets the session's 2-replica strategy (one instance per process)."""
+    from keras_distill import distribute
+
+    monkeypatch.setattr(distribute, "get_strategy", lambda name="auto", **kwargs: mirrored)
+    return mirrored
+
+
+def test_distill_under_mirrored_strategy_with_backup(capsys, tmp_path, teacher_path,
+                                                     two_replicas):
+    backup = tmp_path / "backup"
+    status, out, err = _main(capsys, "distill", "--teacher", teacher_path, "--output",
+                             str(tmp_path), "--strategy", "mirrored", "--backup-dir", str(backup),
+                             "--student", "mlp", *TINY)
+    assert status == 0, err
+    assert "2 replica(s)" in out and (tmp_path / "student.keras").exists()
+    # Created by the writability check, removed by BackupAndRestore once the fit finished.
+    assert not backup.exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["distill", "--strategy", "nccl"], "invalid choice: 'nccl'"),
+    (["distill", "--strategy", "mirrored", "--batch-size", "255"],
+     "divisible by the 2 replicas in sync. Received: batch_size=255"),
+    (["distill", "--backup-dir", "{file}/backup"], "Received: backup_dir="),
+    (["run", "--tune", "2", "--strategy", "mirrored"], "runs without a tf.distribute strategy"),
+    (["run", "--tune", "0"], None),
+    (["tune", "--alpha", "0,2"], "Received: alpha=(0.0, 2.0)"),
+    (["tune", "--temperature", "hot"], "Received: temperature='hot'"),
+    (["tune", "--trials", "0"], "Received: trials=0"),
+    (["export", "--model", "{file}/m.keras", "--output", "{file}2"], "(no such file)"),
+])
+def test_bad_tune_export_strategy_flags_exit_2(capsys, tmp_path, teacher_path, two_replicas,
+                                                argv, message):
+    if message is None:  # --tune 0 is the default: no search; checked by the tests above.
+        return
+    file = tmp_path / "file"
+    file.write_text("x")
+    argv = [a.replace("{file}", str(file)) for a in argv]
+    if argv[0] in ("distill", "run"):
+        argv += ["--teacher", teacher_path]
+    if argv[0] != "export":
+        argv += ["--output", str(tmp_path / "o")]
+    status, out, err = _main(capsys, *argv, *([] if argv[0] == "export" else TINY[:2]))
+    assert status == 2 and message in err and "Traceback" not in err, err
+    assert "distilling" not in out and "tuning:" not in out

@@ -64,7 +64,8 @@ def test_artifact_rows_can_be_added_later():
     report.add_row("student.tflite", role="artifact", size_bytes=12_345, latency_ms=0.1,
                    test_accuracy=0.70)
     row = report.row("artifact")
-    assert row["speedup"] == pytest.approx(8.0) and "compression" not in row
+    # Artifacts are timed by other runtimes (LiteRT, a reloaded SavedModel): no ratio to Keras.
+    assert "speedup" not in row and "compression" not in row
     table = report.table()
     assert "student.tflite" in table and "12.1 KB" in table
     report.add_row("student.tflite", role="artifact", size_bytes=1)

@@ -38,7 +38,8 @@ def _title(report):
 
 
 def _scatter(ax, report):
-    models = [r for r in report.rows if r.get("latency_ms") and r.get("test_accuracy") is not None]
+    models = [r for r in report.rows if r.get("latency_ms") and r.get("test_accuracy") is not None
+              and r.get("role") != "artifact"]  # Artifacts are timed by other runtimes.
     max_params = max((r.get("params") or 1 for r in models), default=1)
     for row in models:
         color = COLORS.get(row["role"], OTHER)

@@ -91,6 +91,8 @@ class Report:
     def _derive(self):
         teacher = self.row(TEACHER)
         for row in self.rows:
+            if row.get("role") == "artifact":  # LiteRT/SavedModel timings are not Keras's.
+                continue
             for key, numerator, denominator in (("compression", "params", "params"),
                                                 ("speedup", "latency_ms", "latency_ms")):
                 if teacher and teacher.get(numerator) and row.get(denominator):
@@ -180,7 +182,12 @@ class Report:
         lines = [fmt(header), "  ".join("-" * w for w in widths), *map(fmt, body)]
         if self.summary.get("text"):
             lines += ["", self.summary["text"]]
+        lines += self._notes()
         return "\n".join(lines)
+
+    def _notes(self):
+        notes = [f"{row['name']}: {row['note']}" for row in self.rows if row.get("note")]
+        return ["", *notes] if notes else []
 
     def to_markdown(self):
         """The report as Markdown: context, table, verdict, artifacts, plot."""
@@ -198,9 +205,12 @@ class Report:
         lines += ["| " + " | ".join(self._cells(row)) + " |" for row in self.rows]
         if self.summary.get("text"):
             lines += ["", self.summary["text"]]
-        lines += ["", "Latency: median of many calls at batch 1 on the CPU; throughput: examples "
-                  "per second at a large batch. Sizes: the model saved as `.keras`, or the "
-                  "artifact on disk.", "", "![report](report.png)", ""]
+        lines += [f"- {line}" if line else line for line in self._notes()]
+        lines += ["", "Latency: median of many calls at batch 1 on the CPU (Keras for models, "
+                  "the LiteRT interpreter for `.tflite` files, the reloaded SavedModel for "
+                  "SavedModels); throughput: examples per second at a large batch. Sizes: the "
+                  "model saved as `.keras`, or the artifact on disk.", "",
+                  "![report](report.png)", ""]
         return "\n".join(lines)
 
     def to_dict(self):
