@@ -6,6 +6,11 @@
     keras-distill distill --teacher teacher.keras --student cnn --alpha 0.5 --temperature 4
     keras-distill evaluate --teacher teacher.keras --student student.keras
     keras-distill report --output keras_distill_output
+    keras-distill tune --trials 8 --alpha 0,1 --temperature 1,20
+    keras-distill run --tune 8                 # alpha/T chosen on a validation split
+    keras-distill export --model student.keras --format tflite --quantization int8 \
+        --dataset mnist1d --output exported
+    keras-distill distill --teacher teacher.keras --strategy mirrored --backup-dir backup
 
 User errors (bad names, paths, values) print one `error:` line and exit with status 2.
 """
@@ -61,6 +66,19 @@ def _student_flags(parser):
                              "the distilled student's data (default: %(default)s)")
 
 
+def _strategy_flag(parser, backup=True):
+    parser.add_argument("--strategy", default=None,
+                        choices=("auto", "one_device", "mirrored", "multi_worker", "tpu"),
+                        help="tf.distribute strategy; --batch-size is then the global batch, "
+                             "divisible by the replicas (default: none, Keras's default "
+                             "device placement)")
+    if backup:
+        parser.add_argument("--backup-dir", default=None,
+                            help="keras.callbacks.BackupAndRestore directory for the "
+                                 "distillation: rerun the same command after a crash to resume "
+                                 "from the last finished epoch (default: none)")
+
+
 def build_parser():
     """The `argparse` parser of `keras-distill`."""
     parser = argparse.ArgumentParser(
@@ -88,6 +106,15 @@ def build_parser():
     run.add_argument("--export-dir", default="saved_models",
                      help="parent of the SavedModel export (default: %(default)s)")
     run.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
+    run.add_argument("--tune", type=int, default=0, metavar="N",
+                     help="choose alpha/T with an N-trial search on a validation split held "
+                          "out of training, compared there with the scratch student; --alpha "
+                          "and --temperature are then ignored (default: no search)")
+    run.add_argument("--tune-epochs", type=int, default=None,
+                     help="epochs per search trial (default: --epochs)")
+    run.add_argument("--tuner", default="random", choices=("random", "bayesian", "hyperband"),
+                     help="search algorithm of --tune (default: %(default)s)")
+    _strategy_flag(run)
 
     teacher = sub.add_parser("train-teacher", help="train the reference teacher",
                              description="Train the reference teacher and save "
@@ -98,6 +125,7 @@ def build_parser():
                          help="teacher family (default: the reference CNN)")
     teacher.add_argument("--width", type=int, default=None, help="teacher width")
     teacher.add_argument("--depth", type=int, default=None, help="teacher depth")
+    _strategy_flag(teacher, backup=False)
 
     distill = sub.add_parser("distill", help="distill a student from a saved teacher",
                              description="Distill a reference student from a saved teacher and "
@@ -107,6 +135,74 @@ def build_parser():
     _student_flags(distill)
     distill.add_argument("--teacher", required=True,
                          help="teacher .keras file or SavedModel directory")
+    _strategy_flag(distill)
+
+    tune = sub.add_parser(
+        "tune", help="search alpha/T on a validation split held out of training",
+        description="Search alpha and T for the reference student with keras-tuner, scored on "
+                    "a validation split held out of the training split (never the test split); "
+                    "print and write the results table (OUTPUT/tuning_results.txt, .csv), "
+                    "retrain the best and save OUTPUT/student.keras.")
+    _data_flags(tune)
+    _training_flags(tune, epochs=5)
+    tune.add_argument("--teacher", default=None,
+                      help="teacher .keras file or SavedModel directory (default: reuse the "
+                           "reference teacher cached in --output, or train it like `run`)")
+    tune.add_argument("--teacher-epochs", type=int, default=30,
+                      help="epochs of the reference teacher (default: %(default)s)")
+    tune.add_argument("--retrain-teacher", action="store_true",
+                      help="train the reference teacher even if one is cached")
+    tune.add_argument("--student", default="cnn", choices=("mlp", "cnn", "gru"),
+                      help="student family (default: %(default)s)")
+    tune.add_argument("--student-size", type=float, default=1.0,
+                      help="width multiplier of the reference student (default: %(default)s)")
+    tune.add_argument("--trials", type=int, default=8,
+                      help="number of trials (default: %(default)s)")
+    tune.add_argument("--tuner", default="random", choices=("random", "bayesian", "hyperband"),
+                      help="search algorithm (default: %(default)s)")
+    tune.add_argument("--final-epochs", type=int, default=None,
+                      help="epochs to retrain the best configuration, 0 to skip "
+                           "(default: --epochs)")
+    tune.add_argument("--alpha", default="0,1",
+                      help="alpha: 'min,max', 'a|b|c' or a number (default: %(default)s)")
+    tune.add_argument("--temperature", default="1,20",
+                      help="T: 'min,max' (log-sampled), 'a|b|c' or a number "
+                           "(default: %(default)s)")
+    tune.add_argument("--validation-split", type=float, default=0.2,
+                      help="fraction of the training split held out (default: %(default)s)")
+    tune.add_argument("--cache-teacher", action=argparse.BooleanOptionalAction, default=True,
+                      help="run the teacher once for the whole search (default: on; turn off "
+                           "for random augmentation)")
+
+    export = sub.add_parser(
+        "export", help="export a saved model as a SavedModel or .tflite files",
+        description="Export a .keras model (a saved Distiller exports its student) as a "
+                    "SavedModel for TF Serving (OUTPUT/saved_model/<version>) and/or .tflite "
+                    "files, and print one line per artifact: path, size, batch-1 latency, "
+                    "agreement with the Keras model and accuracy.")
+    export.add_argument("--model", required=True, help=".keras file to export")
+    export.add_argument("--format", action="append", choices=("saved_model", "tflite"),
+                        default=None, help="artifact format; repeat for several "
+                                           "(default: saved_model and tflite)")
+    export.add_argument("--quantization", default="none",
+                        choices=("none", "float16", "dynamic", "int8"),
+                        help=".tflite quantization; int8 needs --dataset for calibration "
+                             "(default: %(default)s)")
+    export.add_argument("--output", required=True, help="directory of the artifacts")
+    export.add_argument("--dataset", default=None,
+                        help="dataset whose test split measures agreement and accuracy and whose "
+                             "first 500 training examples calibrate int8 (default: none, "
+                             "agreement on synthetic inputs)")
+    export.add_argument("--data-dir", default=None, help="tensorflow-datasets data directory")
+    export.add_argument("--min-agreement", type=float, default=0.98,
+                        help="lowest top-1 agreement of a quantized .tflite with the Keras model "
+                             "(default: %(default)s)")
+    export.add_argument("--version", type=int, default=None,
+                        help="SavedModel version (default: the next one)")
+    export.add_argument("--overwrite", action="store_true",
+                        help="replace an existing version or .tflite file")
+    export.add_argument("--no-verify", action="store_true",
+                        help="skip reloading the SavedModel in a fresh process")
 
     evaluate = sub.add_parser("evaluate", help="compare saved models and write the report",
                               description="Measure a teacher and students on the test split and "
@@ -139,7 +235,9 @@ def _run(args):
         batch_size=args.batch_size, alpha=args.alpha, temperature=args.temperature,
         seed=args.seed, learning_rate=args.learning_rate, cache_teacher=args.cache_teacher,
         transfer_samples=args.transfer_samples,
-        export_dir=None if args.no_export else args.export_dir, verbose=_verbose(args))
+        export_dir=None if args.no_export else args.export_dir, verbose=_verbose(args),
+        tune=args.tune, tune_epochs=args.tune_epochs, tuner=args.tuner, strategy=args.strategy,
+        backup_dir=args.backup_dir)
     print()
     print(report.table())
 
@@ -149,34 +247,28 @@ def _train_teacher(args):
     from keras_distill import workflow
 
     workflow.check_counts(epochs=args.epochs, batch_size=args.batch_size)
+    workflow.resolve_strategy(args.strategy, args.batch_size)
     workflow.check_output_dir(args.output)
     data = workflow.load_data(args.dataset, data_dir=args.data_dir)
     print(f"teacher: training on {data.name}, {args.epochs} epochs")
     model, history = workflow.train_teacher(
         data, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         learning_rate=args.learning_rate, family=args.family, width=args.width,
-        depth=args.depth, verbose=_verbose(args))
+        depth=args.depth, verbose=_verbose(args), strategy=args.strategy)
     path = artifacts.save_model(model, os.path.join(args.output, workflow.TEACHER_FILE))
     print(f"teacher: test accuracy {history['val_accuracy'][-1]:.1%}, saved to {path}")
 
 
 def _distill(args):
-    from keras_distill import artifacts
     from keras_distill import workflow
 
-    workflow.check_counts(epochs=args.epochs, batch_size=args.batch_size)
-    workflow.check_output_dir(args.output)
-    data = workflow.load_data(args.dataset, data_dir=args.data_dir,
-                              transfer_samples=args.transfer_samples)
-    teacher = artifacts.load_teacher(args.teacher, data)
-    print(f"teacher: loaded from {args.teacher}")
-    print(f"distilling: {args.epochs} epochs, alpha={args.alpha}, T={args.temperature}")
-    student, history = workflow.train_student(
-        data, teacher=teacher, family=args.student, size=args.student_size, epochs=args.epochs,
-        batch_size=args.batch_size, alpha=args.alpha, temperature=args.temperature,
-        seed=args.seed, learning_rate=args.learning_rate, cache_teacher=args.cache_teacher,
-        verbose=_verbose(args))
-    path = artifacts.save_model(student, os.path.join(args.output, workflow.STUDENT_FILE))
+    _, history, path = workflow.distill(
+        args.teacher, args.dataset, data_dir=args.data_dir, output=args.output,
+        transfer_samples=args.transfer_samples, strategy=args.strategy, family=args.student,
+        size=args.student_size, epochs=args.epochs, batch_size=args.batch_size,
+        alpha=args.alpha, temperature=args.temperature, seed=args.seed,
+        learning_rate=args.learning_rate, cache_teacher=args.cache_teacher,
+        backup_dir=args.backup_dir, verbose=_verbose(args))
     print(f"distilled student: test accuracy {history['val_accuracy'][-1]:.1%}, saved to {path}")
 
 
@@ -198,6 +290,41 @@ def _evaluate(args):
     print(report.table())
 
 
+def _tune(args):
+    from keras_distill import tuning
+    from keras_distill import workflow_tune
+
+    result = workflow_tune.tune(
+        args.dataset, data_dir=args.data_dir, output=args.output, teacher=args.teacher,
+        teacher_epochs=args.teacher_epochs, retrain_teacher=args.retrain_teacher,
+        student=args.student, student_size=args.student_size, trials=args.trials,
+        tuner=args.tuner, epochs=args.epochs, final_epochs=args.final_epochs,
+        alpha=tuning.parse_range(args.alpha, "alpha"),
+        temperature=tuning.parse_range(args.temperature, "temperature"),
+        batch_size=args.batch_size, learning_rate=args.learning_rate,
+        cache_teacher=args.cache_teacher, seed=args.seed,
+        validation_split=args.validation_split, verbose=_verbose(args))
+    print()
+    print(result.table)
+    best = result.best_hyperparameters.values
+    print("\nbest: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                  for k, v in best.items()))
+    print(f"results: {os.path.join(args.output, tuning.results.TEXT_NAME)}, "
+          f"{os.path.join(args.output, tuning.results.CSV_NAME)}")
+
+
+def _export(args):
+    from keras_distill import workflow_export
+
+    records = workflow_export.export_model(
+        args.model, args.output, formats=args.format or ("saved_model", "tflite"),
+        quantization=args.quantization, dataset=args.dataset, data_dir=args.data_dir,
+        min_agreement=args.min_agreement, version=args.version, overwrite=args.overwrite,
+        verify=not args.no_verify)
+    for name, record in records.items():
+        print(f"{name}: {workflow_export.describe_artifact(record)}")
+
+
 def _report(args):
     from keras_distill import report as report_lib
 
@@ -208,7 +335,7 @@ def _report(args):
 
 
 COMMANDS = {"run": _run, "train-teacher": _train_teacher, "distill": _distill,
-            "evaluate": _evaluate, "report": _report}
+            "evaluate": _evaluate, "report": _report, "tune": _tune, "export": _export}
 
 
 def main(argv=None):

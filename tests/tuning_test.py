@@ -14,7 +14,6 @@ import pytest
 import tensorflow as tf
 
 from keras_distill import tuning
-from keras_distill.tuning import teacher_cache
 
 FEATURES, CLASSES, EXAMPLES, BATCH = 16, 3, 96, 32
 

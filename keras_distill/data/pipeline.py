@@ -145,7 +145,8 @@ class ClassificationData:
     sizes: dict = dataclasses.field(default_factory=dict)
     class_names: tuple = None
 
-    def batches(self, split, batch_size, *, shuffle=None, seed=None, with_transfer=False):
+    def batches(self, split, batch_size, *, shuffle=None, seed=None, with_transfer=False,
+                drop_remainder=False):
         """A batched, normalised, prefetched pipeline of a split.
 
         Args:
@@ -156,6 +157,8 @@ class ClassificationData:
             seed: Shuffle seed. Defaults to `None`.
             with_transfer: For `"train"`, add the transfer set's examples with label `-1`
                 (trained on the distillation term alone). Defaults to `False`.
+            drop_remainder: Drop the last partial batch, so that every replica of a
+                `tf.distribute` strategy gets an equal share. Defaults to `False`.
 
         Returns:
             A `tf.data.Dataset` of `(x, y)` batches (of `x` for `"transfer"`).
@@ -175,7 +178,8 @@ class ClassificationData:
             shuffle = split in ("train", "transfer")
         size = self.sizes.get(split, 0) + (self.sizes.get("transfer", 0) if with_transfer else 0)
         return batches(examples, batch_size, normalization=self.normalization, shuffle=shuffle,
-                       seed=seed, shuffle_buffer=max(size, 1024) if size else 10_000)
+                       seed=seed, shuffle_buffer=max(size, 1024) if size else 10_000,
+                       drop_remainder=drop_remainder)
 
     def split(self, split):
         """The unbatched examples of `split`; raises `ValueError` if the split is absent."""
