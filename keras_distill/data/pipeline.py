@@ -204,6 +204,17 @@ class ClassificationData:
                 "normalization": self.normalization.to_dict()}
 
 
+def check_validation_split(validation_split):
+    """Raises `ValueError` unless `validation_split` is a fraction in [0, 1)."""
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or (
+        not 0 <= validation_split < 1
+    ):
+        raise ValueError(
+            "Invalid value for argument `validation_split`. Expected a fraction in [0, 1). "
+            f"Received: validation_split={validation_split!r}"
+        )
+
+
 def split_arrays(x, y, validation_split, seed):
     """Splits arrays into `(x_train, y_train, x_val, y_val)` with a seeded permutation.
 
@@ -213,13 +224,7 @@ def split_arrays(x, y, validation_split, seed):
     >>> len(xt), len(xv)
     (8, 2)
     """
-    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or (
-        not 0 <= validation_split < 1
-    ):
-        raise ValueError(
-            "Invalid value for argument `validation_split`. Expected a fraction in [0, 1). "
-            f"Received: validation_split={validation_split!r}"
-        )
+    check_validation_split(validation_split)
     if not validation_split:
         return x, y, None, None
     order = np.random.default_rng(seed).permutation(len(x))

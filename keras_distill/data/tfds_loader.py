@@ -69,13 +69,7 @@ def _split_names(builder, validation_split):
             f"The tensorflow-datasets dataset {builder.name!r} has no 'test' or 'validation' "
             f"split to evaluate on. Available splits: {sorted(available)}"
         )
-    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or (
-        not 0 <= validation_split < 1
-    ):
-        raise ValueError(
-            "Invalid value for argument `validation_split`. Expected a fraction in [0, 1). "
-            f"Received: validation_split={validation_split!r}"
-        )
+    pipeline.check_validation_split(validation_split)
     if not validation_split:
         return "train", test, None
     percent = int(round(100 * (1 - validation_split)))

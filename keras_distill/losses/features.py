@@ -173,12 +173,6 @@ class FitNetsHint(terms.DistillationTerm):
             "name": self.name,
         }
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["loss"] = keras.saving.deserialize_keras_object(config["loss"])
-        return cls(**config)
-
 
 def attention_map(feature, p=2.0):
     """Spatial attention map of a feature map: `mean_c |A_c|^p`, flattened, L2-normalised.

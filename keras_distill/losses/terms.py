@@ -101,6 +101,9 @@ class DistillationTerm:
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        if "loss" in config:  # Terms serialize their loss with `serialize_keras_object`.
+            config["loss"] = keras.saving.deserialize_keras_object(config["loss"])
         return cls(**config)
 
 
@@ -143,12 +146,6 @@ class LogitsDistillation(DistillationTerm):
             "loss": keras.saving.serialize_keras_object(self.loss_identifier),
             "name": self.name,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["loss"] = keras.saving.deserialize_keras_object(config["loss"])
-        return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package="keras_distill")
@@ -212,12 +209,6 @@ class FeatureDistillation(DistillationTerm):
             "student_layer_name": self.student_layer_name,
             "name": self.name,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["loss"] = keras.saving.deserialize_keras_object(config["loss"])
-        return cls(**config)
 
 
 def as_term(obj):
