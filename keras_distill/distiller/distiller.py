@@ -9,14 +9,13 @@ device on the whole batch.
 """
 
 import contextlib
-import math
-import re
 
 import keras
 import tensorflow as tf
 
 from keras_distill import distribute
 from keras_distill.distiller import features
+from keras_distill.distiller import guards
 from keras_distill.distiller import labels as label_lib
 from keras_distill.distiller.inputs import LOGITS
 from keras_distill.distiller.inputs import MEMBER_LOGITS
@@ -26,9 +25,6 @@ from keras_distill import teacher as teacher_lib
 from keras_distill.losses import ensemble
 from keras_distill.losses import terms as terms_lib
 from keras_distill.losses import validation
-
-_NONFINITE = "keras_distill: the training loss became non-finite at optimizer step"
-
 
 @keras.saving.register_keras_serializable(package="keras_distill")
 class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
@@ -527,7 +523,7 @@ class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
             scaled = self.optimizer.scale_loss(contributions["loss"])
         finite = tf.debugging.Assert(
             tf.math.is_finite(contributions["loss"]),
-            [_NONFINITE, self.optimizer.iterations, contributions["loss"]],
+            [guards.NON_FINITE, self.optimizer.iterations, contributions["loss"]],
         )
         with tf.control_dependencies([finite]):
             variables = self.trainable_variables
@@ -563,25 +559,16 @@ class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
     # -------------------------------------------------------------------- fit
     def fit(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.fit`, with empty data and non-finite losses reported clearly."""
-        _check_not_empty(x, "x")
+        guards.check_not_empty(x, "x")
         if kwargs.get("validation_data") is not None:
-            _check_not_empty(kwargs["validation_data"], "validation_data")
+            guards.check_not_empty(kwargs["validation_data"], "validation_data")
         if self.jit_compile:
             # XLA drops the in-graph assertion; check the logged loss after every batch instead.
-            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), _StopOnNonFiniteLoss()]
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), guards.StopOnNonFiniteLoss()]
         try:
             return super().fit(x, y, *args, **kwargs)
         except tf.errors.InvalidArgumentError as error:
-            match = re.search(re.escape(_NONFINITE) + r"\]?\s*\[?(\d+)\]?\s*\[?([^\]\s]+)",
-                              str(error))
-            if match is None:
-                raise
-            raise FloatingPointError(
-                f"Training stopped: the loss was {match.group(2)} at training step "
-                f"{int(match.group(1)) + 1} (optimizer step {match.group(1)}). The weights "
-                "were not updated with it. Lower the learning rate, check the inputs for "
-                "NaN/inf, or check the teacher's outputs."
-            ) from None
+            raise guards.non_finite_error(error) from None
 
     # ---------------------------------------------------------------- config
     def get_config(self):
@@ -611,33 +598,3 @@ class Distiller(keras_workarounds.MultiWorkerFitFixes, keras.Model):
         config.pop("trainable", None)
         config.pop("dtype", None)
         return cls(**config)
-
-
-class _StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Raises `FloatingPointError` naming the step once the running training loss is NaN/inf."""
-
-    def on_train_batch_end(self, batch, logs=None):
-        loss = float((logs or {}).get("loss", 0.0))
-        if not math.isfinite(loss):
-            raise FloatingPointError(
-                f"Training stopped: the loss was {loss} at training step "
-                f"{int(self.model.optimizer.iterations.numpy())} (batch {batch + 1} of this "
-                "epoch). Lower the learning rate, check the inputs for NaN/inf, or check the "
-                "teacher's outputs."
-            )
-
-
-def _check_not_empty(data, name):
-    """Raises `ValueError` if a `tf.data.Dataset` is known to yield nothing."""
-    if isinstance(data, (tuple, list)) and data and isinstance(data[0], tf.data.Dataset):
-        data = data[0]
-    if not isinstance(data, tf.data.Dataset):
-        return
-    cardinality = int(data.cardinality())
-    if cardinality == tf.data.UNKNOWN_CARDINALITY:
-        cardinality = len(list(data.take(1)))
-    if cardinality == 0:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected a dataset that yields at least one "
-            f"batch. Received: an empty dataset ({data.element_spec})."
-        )
