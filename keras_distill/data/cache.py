@@ -25,10 +25,10 @@ from keras_distill import teacher as teacher_lib
 
 def _teacher_function(teacher):
     if isinstance(teacher, distiller_lib.Distiller):
-        return tf.function(teacher.compute_teacher_outputs)
+        return tf.function(teacher.compute_teacher_outputs, reduce_retracing=True)
     models = [teacher_lib.logits_model(t) for t in teacher_lib.as_teacher_list(teacher)]
 
-    @tf.function
+    @tf.function(reduce_retracing=True)  # The last, partial batch must not retrace.
     def outputs(x):
         if len(models) == 1:
             return {distiller_lib.LOGITS: models[0](x, training=False)}
