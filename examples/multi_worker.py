@@ -9,14 +9,16 @@ all hosts and this host's index (the same `cluster` everywhere, a different `ind
 
     TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]},
                 "task": {"type": "worker", "index": 0}}' \\
-        python examples/multi_worker.py --output /shared/run1 --backup-dir /shared/run1/backup
+        python examples/multi_worker.py --output /shared/run1 --backup-dir /local/backup
 
 Each worker builds the same teacher and student inside the strategy's scope and feeds the same
 dataset; `tf.distribute` splits every global batch (`--batch-size`) across all replicas. Only the
 chief (worker 0) writes the student and the history; the others write to temporary directories
 that are removed. With `--backup-dir`, `keras.callbacks.BackupAndRestore` saves the whole
 training state (student, optimizer, alpha, temperature, loss trackers) every epoch; rerun the
-same command after a crash and training continues from the last finished epoch.
+same command on every worker after a crash and training continues from the last finished epoch.
+Each worker needs its own backup directory (a local path, or `{task}` in the path, which is
+replaced by the worker's index): Keras 3's BackupAndRestore writes from every worker.
 """
 
 import argparse
@@ -108,8 +110,9 @@ def train(args, extra_callbacks=()):
 
     callbacks = list(extra_callbacks)
     if args.backup_dir:
-        kd.distribute.check_writable_directory(args.backup_dir)
-        callbacks.insert(0, keras.callbacks.BackupAndRestore(args.backup_dir))
+        task = getattr(strategy.cluster_resolver, "task_id", 0) or 0
+        backup_dir = kd.distribute.check_writable_directory(args.backup_dir.format(task=task))
+        callbacks.insert(0, keras.callbacks.BackupAndRestore(backup_dir))
     print(f"distilling: {args.epochs} epochs on {strategy.num_replicas_in_sync} replica(s), "
           f"global batch {batch_size}", flush=True)
     history = distiller.fit(train_data, epochs=args.epochs, validation_data=test_data,

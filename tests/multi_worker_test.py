@@ -48,30 +48,38 @@ def test_two_workers_match_one_process(tmp_path):
     np.testing.assert_allclose(history["loss"], single_history["loss"], rtol=1e-4)
 
 
-@pytest.mark.slow
-def test_plain_keras_fit_still_fails_under_multi_worker(tmp_path):
-    """keras_distill/keras_workarounds.py exists because of this; when it passes, remove it."""
+def cluster_configs(workers):
+    """One TF_CONFIG per worker of a fresh cluster on free 127.0.0.1 ports."""
     sys.path.insert(0, os.path.join(ROOT, "examples"))
     try:
         from multi_worker import free_ports
     finally:
         sys.path.pop(0)
-    hosts = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    hosts = [f"127.0.0.1:{port}" for port in free_ports(workers)]
+    return [json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}})
+            for i in range(workers)]
+
+
+def run_workers(args, workers=2, timeout=240):
+    """Runs `args` as every worker of a new local cluster; returns their return codes."""
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
-    processes = [
-        subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "tests", "workers", "plain_keras_fit.py")],
-            env=dict(environment, TF_CONFIG=json.dumps(
-                {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}})),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for i in range(2)
-    ]
-    outputs = [p.communicate(timeout=240) for p in processes]
-    for process, (stdout, stderr) in zip(processes, outputs):
+    processes = [subprocess.Popen([sys.executable, *args], cwd=ROOT, text=True,
+                                  env=dict(environment, TF_CONFIG=config),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for config in cluster_configs(workers)]
+    outputs = [p.communicate(timeout=timeout) for p in processes]
+    return [p.returncode for p in processes], outputs
+
+
+@pytest.mark.slow
+def test_plain_keras_fit_still_fails_under_multi_worker(tmp_path):
+    """keras_distill/keras_workarounds.py exists because of this; when it passes, remove it."""
+    returncodes, outputs = run_workers([os.path.join(ROOT, "tests", "workers", "plain_keras_fit.py")])
+    for returncode, (stdout, stderr) in zip(returncodes, outputs):
         assert "PLAIN KERAS FIT FINISHED" not in stdout, (
             "keras-team/keras#20585 looks fixed in this Keras: remove "
             "keras_distill/keras_workarounds.py and the mixin from Distiller.")
-        assert process.returncode != 0
+        assert returncode != 0
         assert "PerReplica" in stderr or "Invalid reduction dimension" in stderr, stderr[-2000:]
 
 
@@ -94,3 +102,26 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     for a, b in zip(expected, got):
         np.testing.assert_allclose(a, b, atol=1e-6)
     assert float(got_extra["temperature"]) == pytest.approx(float(expected_extra["temperature"]))
+
+
+@pytest.mark.slow
+def test_two_killed_workers_resume_to_the_same_weights(tmp_path):
+    """Both workers SIGKILLed after epoch 2 (a preempted cluster), restarted into a new one."""
+    module = ["-m", "tests.workers.resumable_run"]
+    codes, outputs = run_workers([*module, "--backup-dir", str(tmp_path / "b0-{task}"),
+                                  "--weights-out", str(tmp_path / "reference-{task}.npz")])
+    assert codes == [0, 0], outputs[0][1][-3000:]
+    codes, _ = run_workers([*module, "--backup-dir", str(tmp_path / "b1-{task}"),
+                            "--kill-after-epoch", "2",
+                            "--weights-out", str(tmp_path / "resumed-{task}.npz")])
+    assert codes == [-9, -9]
+    codes, outputs = run_workers([*module, "--backup-dir", str(tmp_path / "b1-{task}"),
+                                  "--weights-out", str(tmp_path / "resumed-{task}.npz")])
+    assert codes == [0, 0], outputs[0][1][-3000:]
+    expected, expected_extra = weights(tmp_path / "reference-0.npz")
+    for task in (0, 1):
+        got, got_extra = weights(tmp_path / f"resumed-{task}.npz")
+        assert int(got_extra["epochs_run"]) == 4  # Epochs 3-6 only.
+        for a, b in zip(expected, got):
+            np.testing.assert_allclose(a, b, atol=1e-6)
+        assert float(got_extra["temperature"]) == pytest.approx(float(expected_extra["temperature"]))
