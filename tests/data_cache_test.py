@@ -128,3 +128,14 @@ def test_bad_arguments():
         kd.cache_teacher_outputs(teacher, helpers.dataset(x, y, 4).take(0))
     with pytest.raises(TypeError, match="Expected a `keras.Model`"):
         kd.cache_teacher_outputs("teacher.keras", helpers.dataset(x, y, 4))
+
+
+def test_drop_remainder_follows_the_source():
+    teacher = helpers.mlp(seed=1)
+    x, y = helpers.data(n=20)
+    kept = kd.cache_teacher_outputs(teacher, helpers.dataset(x, y, 8), shuffle=False)
+    dropped = kd.cache_teacher_outputs(teacher, helpers.dataset(x, y, 8, drop_remainder=True),
+                                       shuffle=False)
+    assert [int(tf.shape(b[1])[0]) for b in kept] == [8, 8, 4]
+    assert [int(tf.shape(b[1])[0]) for b in dropped] == [8, 8]
+    assert dropped.element_spec[1].shape[0] == 8  # Static, like the source: one trace.

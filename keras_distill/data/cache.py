@@ -146,7 +146,7 @@ def cache_teacher_outputs(
     batch_size=None,
     shuffle=True,
     seed=None,
-    drop_remainder=False,
+    drop_remainder=None,
     path=None,
     dtype="float32",
 ):
@@ -166,8 +166,9 @@ def cache_teacher_outputs(
             batch size.
         shuffle: Reshuffle the examples every epoch. Defaults to `True`.
         seed: Shuffle seed. Defaults to `None`.
-        drop_remainder: Drop the last partial batch (needed for global batches under a
-            `tf.distribute` strategy). Defaults to `False`.
+        drop_remainder: Drop the last partial batch (global batches under a `tf.distribute`
+            strategy). Defaults to `None`: as the source does (a static batch size means it was
+            batched with `drop_remainder=True`).
         path: Directory to store the outputs on disk (`tf.data.Dataset.save`, written to a
             temporary directory then renamed) for data that does not fit in memory. Defaults to
             `None`: keep everything in memory.
@@ -196,6 +197,8 @@ def cache_teacher_outputs(
             "Invalid value for argument `dtype`. Expected 'float32' or 'float16'. "
             f"Received: dtype={dtype!r}"
         )
+    if drop_remainder is None:
+        drop_remainder = tf.nest.flatten(dataset.element_spec)[0].shape[:1].is_fully_defined()
     teacher_fn = _teacher_function(teacher)
     if path is None:
         examples, first_batch = _in_memory(teacher_fn, dataset, dtype)
