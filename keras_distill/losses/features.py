@@ -96,12 +96,7 @@ class FitNetsHint(terms.DistillationTerm):
         if adapter is not None:
             validation.check_choice(adapter, _ADAPTERS, "adapter")
         self.loss_identifier = loss
-        self.loss = keras.losses.get(loss) if isinstance(loss, str) else loss
-        if not callable(self.loss):
-            raise TypeError(
-                "Invalid value for argument `loss`. Expected a Keras loss or its name. "
-                f"Received: loss={loss!r}"
-            )
+        self.loss = terms.resolve_feature_loss(loss)
         self.teacher_layer_name = teacher_layer_name
         self.student_layer_name = student_layer_name
         self.adapter_kind = adapter

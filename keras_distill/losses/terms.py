@@ -52,6 +52,17 @@ def resolve_logit_loss(loss):
     )
 
 
+def resolve_feature_loss(loss):
+    """Returns the Keras loss named or given by `loss`, for comparing features."""
+    resolved = keras.losses.get(loss) if isinstance(loss, str) else loss
+    if not callable(resolved):
+        raise TypeError(
+            "Invalid value for argument `loss`. Expected a Keras loss or its name. "
+            f"Received: loss={loss!r}"
+        )
+    return resolved
+
+
 def unreduced(loss, y_true, y_pred):
     """Calls `loss` and returns its per-example values (no batch reduction)."""
     if isinstance(loss, keras.losses.Loss):
@@ -172,12 +183,7 @@ class FeatureDistillation(DistillationTerm):
     def __init__(self, loss="mse", teacher_layer_name=None, student_layer_name=None,
                  name="feature_distillation"):
         self.loss_identifier = loss
-        self.loss = keras.losses.get(loss) if isinstance(loss, str) else loss
-        if not callable(self.loss):
-            raise TypeError(
-                "Invalid value for argument `loss`. Expected a Keras loss or its name. "
-                f"Received: loss={loss!r}"
-            )
+        self.loss = resolve_feature_loss(loss)
         self.teacher_layer_name = teacher_layer_name
         self.student_layer_name = student_layer_name
         self.name = name
