@@ -159,7 +159,15 @@ def check_global_batch_size(batch_size, strategy=None):
     return batch_size
 
 
-def _variable_strategy(variable):
+def variable_strategy(variable):
+    """The `tf.distribute.Strategy` a variable was created under, or `None` (no strategy).
+
+    Example:
+
+    >>> import keras
+    >>> variable_strategy(keras.Variable(1.0)) is None
+    True
+    """
     return getattr(getattr(variable, "value", variable), "_distribute_strategy", None)
 
 
@@ -175,7 +183,7 @@ def strategy_for_models(*models):
     found = {}
     for model in models:
         for variable in model.variables:
-            strategy = _variable_strategy(variable)
+            strategy = variable_strategy(variable)
             found.setdefault(id(strategy), (strategy, model.name))
     if tf.distribute.has_strategy():
         active = tf.distribute.get_strategy()

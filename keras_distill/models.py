@@ -10,16 +10,9 @@ import math
 
 import keras
 
+from keras_distill import validation
+
 FAMILIES = ("mlp", "cnn", "gru")
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected a positive integer. "
-            f"Received: {name}={value!r}"
-        )
-    return value
 
 
 def _check_shape(input_shape):
@@ -50,7 +43,8 @@ def _as_sequence(x):
 
 
 def _logits(x, num_classes):
-    return keras.layers.Dense(_check_positive_int(num_classes, "num_classes"), name="logits")(x)
+    num_classes = validation.check_positive_int(num_classes, "num_classes")
+    return keras.layers.Dense(num_classes, name="logits")(x)
 
 
 def mlp(input_shape, num_classes, *, width=100, depth=2, input_name="x", name="mlp"):
@@ -76,12 +70,8 @@ def mlp(input_shape, num_classes, *, width=100, depth=2, input_name="x", name="m
     >>> model.count_params()
     15210
     """
-    _check_positive_int(width, "width")
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
-        raise ValueError(
-            "Invalid value for argument `depth`. Expected a non-negative integer. "
-            f"Received: depth={depth!r}"
-        )
+    width = validation.check_positive_int(width, "width")
+    depth = validation.check_non_negative_int(depth, "depth")
     inputs = _inputs(input_shape, input_name)
     x = keras.layers.Flatten()(inputs) if len(inputs.shape) > 2 else inputs
     for i in range(depth):
@@ -116,8 +106,8 @@ def cnn(input_shape, num_classes, *, width=32, depth=3, input_name="x", name="cn
     >>> type(cnn((28, 28, 1), 10, width=4, depth=2).get_layer("conv_0")).__name__
     'Conv2D'
     """
-    _check_positive_int(width, "width")
-    _check_positive_int(depth, "depth")
+    width = validation.check_positive_int(width, "width")
+    depth = validation.check_positive_int(depth, "depth")
     inputs = _inputs(input_shape, input_name)
     x = inputs
     if len(x.shape) == 2:
@@ -158,8 +148,8 @@ def gru(input_shape, num_classes, *, width=64, depth=1, input_name="x", name="gr
     >>> gru((40,), 10, width=8).output.shape
     (None, 10)
     """
-    _check_positive_int(width, "width")
-    _check_positive_int(depth, "depth")
+    width = validation.check_positive_int(width, "width")
+    depth = validation.check_positive_int(depth, "depth")
     inputs = _inputs(input_shape, input_name)
     x = _as_sequence(inputs)
     for i in range(depth):
@@ -167,7 +157,7 @@ def gru(input_shape, num_classes, *, width=64, depth=1, input_name="x", name="gr
     return keras.Model(inputs, _logits(x, num_classes), name=name)
 
 
-_BUILDERS = {"mlp": mlp, "cnn": cnn, "gru": gru}
+_BUILDERS = dict(zip(FAMILIES, (mlp, cnn, gru)))
 
 
 def build(family, input_shape, num_classes, *, width=None, depth=None, input_name="x",
@@ -195,11 +185,7 @@ def build(family, input_shape, num_classes, *, width=None, depth=None, input_nam
     >>> bool((a.get_weights()[0] == b.get_weights()[0]).all())
     True
     """
-    if family not in _BUILDERS:
-        raise ValueError(
-            f"Invalid value for argument `family`. Expected one of {list(FAMILIES)}. "
-            f"Received: family={family!r}"
-        )
+    validation.check_choice(family, FAMILIES, "family")
     if seed is not None:
         keras.utils.set_random_seed(int(seed))
     kwargs = {"input_name": input_name, "name": name or family}
@@ -257,16 +243,8 @@ def reference_student(family, input_shape, num_classes, *, size=1.0, input_name=
     >>> reference_student("cnn", (40,), 10, size=0.5).get_layer("conv_0").filters
     4
     """
-    if family not in STUDENTS:
-        raise ValueError(
-            f"Invalid value for argument `family`. Expected one of {list(FAMILIES)}. "
-            f"Received: family={family!r}"
-        )
-    if isinstance(size, bool) or not isinstance(size, (int, float)) or not size > 0:
-        raise ValueError(
-            "Invalid value for argument `size`. Expected a positive number. "
-            f"Received: size={size!r}"
-        )
+    validation.check_choice(family, FAMILIES, "family")
+    size = validation.check_positive(size, "size")
     config = dict(STUDENTS[family])
     config["width"] = max(1, int(math.ceil(config["width"] * size)))
     return build(family, input_shape, num_classes, input_name=input_name, name="student",

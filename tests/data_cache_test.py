@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import keras_distill as kd
-from keras_distill import distiller as distiller_lib
+from keras_distill.data import teacher_outputs as cached_format
 from tests import helpers
 from tests.helpers import SCCE
 
@@ -62,9 +62,9 @@ def test_each_example_keeps_its_output_and_order_changes_every_epoch():
         order = []
         for inputs, labels in cached:
             ids = labels.numpy()
-            np.testing.assert_allclose(inputs[distiller_lib.INPUTS_KEY].numpy(), x[ids])
+            np.testing.assert_allclose(inputs[cached_format.INPUTS_KEY].numpy(), x[ids])
             np.testing.assert_allclose(
-                inputs[distiller_lib.TEACHER_OUTPUTS_KEY]["logits"].numpy(), expected[ids], rtol=1e-5, atol=1e-6)
+                inputs[cached_format.TEACHER_OUTPUTS_KEY]["logits"].numpy(), expected[ids], rtol=1e-5, atol=1e-6)
             order.extend(ids)
         assert sorted(order) == list(range(50))
         orders.append(order)
@@ -80,7 +80,7 @@ def test_sample_weights_and_unlabeled_inputs_are_kept():
     np.testing.assert_array_equal(np.concatenate([b[2].numpy() for b in with_weights]), w)
     x_only = kd.cache_teacher_outputs(teacher, tf.data.Dataset.from_tensor_slices(x).batch(5),
                                       shuffle=False, batch_size=10, drop_remainder=True)
-    assert [int(tf.shape(b[distiller_lib.INPUTS_KEY])[0]) for b in x_only] == [10, 10]
+    assert [int(tf.shape(b[cached_format.INPUTS_KEY])[0]) for b in x_only] == [10, 10]
     history = compiled(teacher, helpers.mlp(hidden=(), seed=2)).fit(x_only, epochs=1, verbose=0).history
     assert set(history) == {"loss", "distillation_loss"}
 
@@ -93,7 +93,7 @@ def test_on_disk_and_float16_storage(tmp_path):
                                       dtype="float16")
     assert os.path.isdir(path)
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".teacher-cache-")]
-    logits = np.concatenate([b[0][distiller_lib.TEACHER_OUTPUTS_KEY]["logits"].numpy() for b in cached])
+    logits = np.concatenate([b[0][cached_format.TEACHER_OUTPUTS_KEY]["logits"].numpy() for b in cached])
     assert logits.dtype == np.float32
     np.testing.assert_allclose(logits, teacher.predict(x, verbose=0), rtol=2e-3, atol=2e-3)
     compiled(teacher, helpers.mlp(hidden=(), seed=2)).fit(cached, epochs=1, verbose=0)
@@ -111,7 +111,7 @@ def test_distiller_as_teacher_caches_features():
         kd.LogitsDistillation(), kd.FeatureDistillation(teacher_layer_name="hidden", student_layer_name="hidden")])
     x, y = helpers.data(n=16)
     cached = kd.cache_teacher_outputs(distiller, helpers.dataset(x, y, 8), shuffle=False)
-    outputs = next(iter(cached))[0][distiller_lib.TEACHER_OUTPUTS_KEY]
+    outputs = next(iter(cached))[0][cached_format.TEACHER_OUTPUTS_KEY]
     assert set(outputs) == {"logits", "hidden"}
     distiller.compile("adam", loss=SCCE)
     assert {"logits_distillation", "feature_distillation"} <= set(distiller.fit(cached, verbose=0).history)

@@ -250,8 +250,9 @@ def test_class_count_mismatch():
 @pytest.mark.parametrize("kwargs,match", [
     ({"alpha": -0.1}, "alpha=-0.1"),
     ({"temperature": -2}, "temperature=-2"),
-    ({"alpha": 0.5, "student_loss_fn": None}, "No student loss was given while alpha=0.5"),
+    ({"alpha": 0.5, "student_loss_fn": None}, "Expected 0 when no student loss is given. Received: alpha=0.5"),
     ({"loss": SCCE, "student_loss_fn": SCCE}, "Pass only one"),
+    ({"loss_weights": [1.0]}, "Expected None.*Received: loss_weights=\\[1.0\\]"),
 ])
 def test_compile_validation(kwargs, match):
     distiller = kd.Distiller(teacher=helpers.mlp(seed=1), student=helpers.mlp(hidden=(), seed=2))

@@ -1,6 +1,8 @@
 """Tests of `keras_distill.export.tflite`: conversion, quantization, LiteRT verification."""
 
+import math
 import os
+import time
 
 import keras
 import numpy as np
@@ -8,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from keras_distill import Distiller
+from keras_distill.export import measure
 from keras_distill.export import tflite as tflite_lib
 from keras_distill.export import run_tflite
 
@@ -41,12 +44,16 @@ def trained():
 
 def test_float_matches_keras(tmp_path, trained):
     model, x, y = trained
+    start = time.perf_counter()
     path, record = export(model, tmp_path / "m.tflite", eval_data=(x, y))
+    elapsed = time.perf_counter() - start
     assert path == str(tmp_path / "m.tflite")
     assert record["max_abs_diff"] <= 1e-4
     assert record["agreement"] == 1.0 and record["accuracy_change"] == 0.0
-    assert record["size_bytes"] == os.path.getsize(path) > 0
-    assert record["latency_ms_batch1"] > 0
+    assert record["size_bytes"] == os.path.getsize(path) > 1000  # Weights: 356 floats.
+    # The median of at least 20 `invoke()`s timed during the export.
+    assert math.isfinite(record["latency_ms_batch1"])
+    assert 20 * record["latency_ms_batch1"] / 1000 < elapsed
     outputs = run_tflite(path, {"features": x[:5]})
     np.testing.assert_allclose(outputs["logits"], model.predict(x[:5], verbose=0), atol=1e-4)
     np.testing.assert_array_equal(outputs["class_ids"], y[:5])
@@ -147,3 +154,22 @@ def test_dataset_inputs(tmp_path, trained):
     _, record = export(model, tmp_path / "m.tflite", "int8", representative_data=dataset,
                        eval_data=dataset, min_agreement=0.5)
     assert record["eval_examples"] == len(x) and record["keras_accuracy"] == 1.0
+
+
+def test_time_calls_reports_the_median_in_milliseconds():
+    calls = []
+
+    def sleep():
+        calls.append(None)
+        time.sleep(0.01)
+
+    latency = measure.time_calls(sleep, min_runs=3, budget_s=0.0, warmup=1)
+    assert len(calls) == 4  # One warm-up call, then `min_runs` timed calls.
+    assert 10 <= latency < 1000
+
+
+@pytest.mark.parametrize("min_agreement", [-0.1, 1.5, True, "0.9"])
+def test_invalid_min_agreement(tmp_path, min_agreement):
+    with pytest.raises(ValueError, match=r"`min_agreement`.*Received: min_agreement="):
+        export(classifier(), tmp_path / "m.tflite", "dynamic", min_agreement=min_agreement)
+    assert os.listdir(tmp_path) == []

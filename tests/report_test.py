@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import time
 
 import keras
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from keras_distill import report as report_lib
+from keras_distill.report import measure
 from keras_distill.report import plot as report_plot
 
 
@@ -110,27 +112,58 @@ def test_load_missing_report(tmp_path):
         report_lib.Report.load(str(tmp_path))
 
 
-def test_compare_measures_accuracy_and_agreement_against_numpy():
+def test_compare_measures_accuracy_and_agreement_against_numpy(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 5)).astype("float32")
     y = rng.integers(0, 3, 64)
     teacher = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
     student = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    start = time.perf_counter()
     report = report_lib.compare({"distilled": student, "teacher": teacher}, ds,
                                 latency_runs=5, throughput_runs=2, throughput_batch=32)
+    elapsed = time.perf_counter() - start
     t_pred = np.asarray(teacher(x)).argmax(-1)
     s_pred = np.asarray(student(x)).argmax(-1)
     assert [r["name"] for r in report.rows] == ["teacher", "distilled"]
     row = report.row("distilled")
     assert row["test_accuracy"] == pytest.approx(np.mean(s_pred == y))
     assert row["agreement"] == pytest.approx(np.mean(s_pred == t_pred))
-    assert row["params"] == 18 and row["size_bytes"] > 0
-    assert row["latency_ms"] > 0 and row["throughput"] > 0
+    assert row["params"] == 18
+    student.save(tmp_path / "student.keras")
+    assert row["size_bytes"] == pytest.approx(os.path.getsize(tmp_path / "student.keras"),
+                                              rel=0.02)
+    # Each timed call is part of the run: 5 calls at batch 1 and 2 calls on a batch of 32.
+    assert math.isfinite(row["latency_ms"]) and 5 * row["latency_ms"] / 1000 < elapsed
+    assert math.isfinite(row["throughput"]) and 2 * 32 / row["throughput"] < elapsed
+    assert row["speedup"] == pytest.approx(report.row("teacher")["latency_ms"]
+                                           / row["latency_ms"])
     assert "predictions" not in row
 
 
-def test_time_models_is_interleaved_and_positive():
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
-    times = report_lib.time_models([model, model], (4,), runs=6, rounds=3, warmup=1)
-    assert len(times) == 2 and all(t > 0 for t in times)
+def _sleeper(seconds):
+    """A model-like callable whose every call sleeps `seconds`: a known latency."""
+    def sleep(x):
+        time.sleep(seconds)
+        return x
+
+    def call(x, training=False):
+        return tf.py_function(sleep, [x], tf.float32)
+
+    return call
+
+
+def test_time_models_measures_a_known_latency():
+    fast, slow = report_lib.time_models([_sleeper(0.001), _sleeper(0.05)], (4,), runs=6,
+                                        rounds=3, warmup=1)
+    assert 0.001 <= fast < slow
+    assert 0.05 <= slow < 1.0
+
+
+def test_timings_are_in_milliseconds_and_examples_per_second():
+    ds = tf.data.Dataset.from_tensor_slices((np.zeros((8, 4), "float32"), np.zeros(8))).batch(4)
+    fast, slow = measure.add_timings([{}, {}], [_sleeper(0.001), _sleeper(0.1)], ds,
+                                     latency_runs=4, throughput_batch=8, throughput_runs=2)
+    assert 1 <= fast["latency_ms"] < slow["latency_ms"]
+    assert 100 <= slow["latency_ms"] < 2000
+    assert slow["throughput"] <= 8 / 0.1 < fast["throughput"] <= 8 / 0.001

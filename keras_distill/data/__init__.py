@@ -1,6 +1,7 @@
 """Input data: teacher-output caching, built-in MNIST-1D, tensorflow-datasets loading."""
 
 from keras_distill.data import mnist1d
+from keras_distill.data import teacher_outputs
 from keras_distill.data.cache import cache_teacher_outputs
 from keras_distill.data.cache import load_teacher_outputs
 from keras_distill.data.datasets import load

@@ -11,29 +11,29 @@ the augmented dataset straight to `Distiller.fit`), or cache before augmenting o
 augmentation leaves the teacher's answer unchanged by design.
 """
 
-import os
-import shutil
-import tempfile
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_distill import distiller as distiller_lib
+from keras_distill import io
 from keras_distill import teacher as teacher_lib
+from keras_distill.data import teacher_outputs as cached_format
 
 
 def _teacher_function(teacher):
-    if isinstance(teacher, distiller_lib.Distiller):
-        return tf.function(teacher.compute_teacher_outputs, reduce_retracing=True)
+    # A `Distiller` (or anything that computes its teacher's outputs, features included) runs
+    # its own teacher pass; data never imports the distiller.
+    compute_teacher_outputs = getattr(teacher, "compute_teacher_outputs", None)
+    if callable(compute_teacher_outputs):
+        return tf.function(compute_teacher_outputs, reduce_retracing=True)
     models = [teacher_lib.logits_model(t) for t in teacher_lib.as_teacher_list(teacher)]
 
     @tf.function(reduce_retracing=True)  # The last, partial batch must not retrace.
     def outputs(x):
         if len(models) == 1:
-            return {distiller_lib.LOGITS: models[0](x, training=False)}
+            return {cached_format.LOGITS: models[0](x, training=False)}
         members = [model(x, training=False) for model in models]
-        return {distiller_lib.MEMBER_LOGITS: tf.stack(members, axis=-2)}
+        return {cached_format.MEMBER_LOGITS: tf.stack(members, axis=-2)}
 
     return outputs
 
@@ -47,7 +47,7 @@ def _batches(teacher_fn, dataset, dtype):
 
 
 def _element(x, outputs, y, sample_weight):
-    inputs = {distiller_lib.INPUTS_KEY: x, distiller_lib.TEACHER_OUTPUTS_KEY: outputs}
+    inputs = cached_format.join_cached(x, outputs)
     element = tuple(v for v in (inputs, y, sample_weight) if v is not None)
     return element if len(element) > 1 else inputs
 
@@ -90,16 +90,8 @@ def _on_disk(teacher_fn, dataset, dtype, path):
             yield _element(*part)
 
     batched = tf.data.Dataset.from_generator(generate, output_signature=spec)
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".teacher-cache-", dir=parent)
-    try:
+    with io.atomic_directory(path, overwrite=True) as staging:
         batched.unbatch().save(staging)
-        if os.path.exists(path):
-            shutil.rmtree(path)
-        os.rename(staging, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     batch_size = int(tf.shape(tf.nest.flatten(first[1])[0])[0])
     return tf.data.Dataset.load(path), batch_size
 
@@ -113,7 +105,7 @@ def _pipeline(examples, batch_size, shuffle, seed, drop_remainder):
     batched = examples.batch(batch_size, drop_remainder=drop_remainder)
     inputs_spec = batched.element_spec[0] if isinstance(batched.element_spec, tuple) else (
         batched.element_spec)
-    stored = tf.nest.flatten(inputs_spec[distiller_lib.TEACHER_OUTPUTS_KEY])
+    stored = tf.nest.flatten(inputs_spec[cached_format.TEACHER_OUTPUTS_KEY])
     if any(spec.dtype != tf.float32 for spec in stored):
         batched = batched.map(_to_float32, num_parallel_calls=tf.data.AUTOTUNE)
     return batched.prefetch(tf.data.AUTOTUNE)
@@ -208,9 +200,9 @@ def cache_teacher_outputs(
 
 
 def _to_float32(inputs, *rest):
-    outputs = inputs[distiller_lib.TEACHER_OUTPUTS_KEY]
+    outputs = inputs[cached_format.TEACHER_OUTPUTS_KEY]
     inputs = dict(inputs)
-    inputs[distiller_lib.TEACHER_OUTPUTS_KEY] = {
+    inputs[cached_format.TEACHER_OUTPUTS_KEY] = {
         k: tf.cast(v, tf.float32) for k, v in outputs.items()
     }
     return (inputs, *rest)

@@ -13,11 +13,11 @@ import hashlib
 import json
 import os
 import random
-import tempfile
 
 import numpy as np
 import tensorflow as tf
 
+from keras_distill import io, validation
 from keras_distill.data import pipeline
 
 NAME = "mnist1d"
@@ -33,15 +33,6 @@ def default_cache_dir():
         os.path.expanduser("~"), ".cache", "keras_distill"
     )
     return os.path.join(root, NAME)
-
-
-def _check_count(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected an integer >= {minimum}. "
-            f"Received: {name}={value!r}"
-        )
-    return int(value)
 
 
 def _make(num_samples, train_split, length, seed):
@@ -74,11 +65,8 @@ def _cached(key, make, cache_dir):
             pass  # A damaged cache file is regenerated below.
     arrays = make()
     try:
-        os.makedirs(cache_dir, exist_ok=True)
-        handle, staging = tempfile.mkstemp(suffix=".npz", dir=cache_dir)
-        with os.fdopen(handle, "wb") as f:
+        with io.atomic_file(path) as f:
             np.savez(f, **arrays)
-        os.replace(staging, path)
     except OSError:
         pass  # A read-only home directory only costs the regeneration next time.
     return arrays
@@ -105,9 +93,9 @@ def generate(num_train=4000, num_test=1000, *, length=40, seed=42, cache_dir=Non
     >>> arrays["x_train"].shape, arrays["y_test"].shape
     ((80, 40), (20,))
     """
-    num_train = _check_count(num_train, "num_train", 1)
-    num_test = _check_count(num_test, "num_test", 1)
-    length = _check_count(length, "length", 1)
+    num_train = validation.check_positive_int(num_train, "num_train")
+    num_test = validation.check_positive_int(num_test, "num_test")
+    length = validation.check_positive_int(length, "length")
     total = num_train + num_test
     if total % NUM_CLASSES:
         raise ValueError(
@@ -147,11 +135,12 @@ def generate_transfer_set(num_samples, *, length=40, seed=42, cache_dir=None):
     >>> generate_transfer_set(30, cache_dir=False).shape
     (30, 40)
     """
-    num_samples = _check_count(num_samples, "num_samples", 1)
+    num_samples = validation.check_positive_int(num_samples, "num_samples")
+    length = validation.check_positive_int(length, "length")
     total = -(-num_samples // NUM_CLASSES) * NUM_CLASSES
 
     def make():
-        raw = _make(total, 1.0, _check_count(length, "length", 1), seed + TRANSFER_SEED_OFFSET)
+        raw = _make(total, 1.0, length, seed + TRANSFER_SEED_OFFSET)
         return {"x": raw["x"].astype(np.float32)}
 
     arrays = _cached({"kind": "transfer", "n": total, "length": length, "seed": seed}, make,
@@ -185,16 +174,17 @@ def load(*, num_train=4000, num_test=1000, length=40, seed=42, validation_split=
     >>> data.sizes
     {'train': 81, 'test': 10, 'validation': 9}
     """
+    validation_split = validation.check_split(validation_split, "validation_split")
+    transfer_samples = validation.check_non_negative_int(transfer_samples, "transfer_samples")
     arrays = generate(num_train, num_test, length=length, seed=seed, cache_dir=cache_dir)
     x, y, x_val, y_val = pipeline.split_arrays(
         arrays["x_train"], arrays["y_train"], validation_split, seed
     )
     sizes = {"train": len(x), "test": len(arrays["y_test"])}
-    validation = transfer = None
+    held_out = transfer = None
     if x_val is not None:
-        validation = tf.data.Dataset.from_tensor_slices((x_val, y_val))
+        held_out = tf.data.Dataset.from_tensor_slices((x_val, y_val))
         sizes["validation"] = len(x_val)
-    transfer_samples = _check_count(transfer_samples, "transfer_samples", 0)
     if transfer_samples:
         x_transfer = generate_transfer_set(transfer_samples, length=length, seed=seed,
                                            cache_dir=cache_dir)
@@ -207,7 +197,7 @@ def load(*, num_train=4000, num_test=1000, length=40, seed=42, validation_split=
         num_classes=NUM_CLASSES,
         input_shape=(length,),
         feature_name=FEATURE,
-        validation=validation,
+        validation=held_out,
         transfer=transfer,
         sizes=sizes,
         class_names=tuple(str(i) for i in range(NUM_CLASSES)),

@@ -12,6 +12,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from keras_distill import validation
+
 UNLABELED = -1
 
 
@@ -64,17 +66,6 @@ class Normalization:
         return cls(scale=float(scale), mean=as_python(mean), std=as_python(std))
 
 
-def _check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or (
-        batch_size <= 0
-    ):
-        raise ValueError(
-            "Invalid value for argument `batch_size`. Expected a positive integer. "
-            f"Received: batch_size={batch_size!r}"
-        )
-    return int(batch_size)
-
-
 def batches(examples, batch_size, *, normalization=None, shuffle=False, seed=None,
             cache=True, shuffle_buffer=10_000, drop_remainder=False):
     """Builds a batched, prefetched pipeline from a dataset of single examples.
@@ -98,7 +89,7 @@ def batches(examples, batch_size, *, normalization=None, shuffle=False, seed=Non
     >>> [int(tf.shape(x)[0]) for x, _ in batches(ds, 4, shuffle=True, seed=0)]
     [4, 4, 2]
     """
-    batch_size = _check_batch_size(batch_size)
+    batch_size = validation.check_positive_int(batch_size, "batch_size")
     if cache:
         examples = examples.cache()
     if shuffle:
@@ -204,17 +195,6 @@ class ClassificationData:
                 "normalization": self.normalization.to_dict()}
 
 
-def check_validation_split(validation_split):
-    """Raises `ValueError` unless `validation_split` is a fraction in [0, 1)."""
-    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or (
-        not 0 <= validation_split < 1
-    ):
-        raise ValueError(
-            "Invalid value for argument `validation_split`. Expected a fraction in [0, 1). "
-            f"Received: validation_split={validation_split!r}"
-        )
-
-
 def split_arrays(x, y, validation_split, seed):
     """Splits arrays into `(x_train, y_train, x_val, y_val)` with a seeded permutation.
 
@@ -224,7 +204,7 @@ def split_arrays(x, y, validation_split, seed):
     >>> len(xt), len(xv)
     (8, 2)
     """
-    check_validation_split(validation_split)
+    validation_split = validation.check_split(validation_split, "validation_split")
     if not validation_split:
         return x, y, None, None
     order = np.random.default_rng(seed).permutation(len(x))

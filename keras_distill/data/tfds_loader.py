@@ -8,6 +8,7 @@ once with the command that prepares it.
 import numpy as np
 import tensorflow as tf
 
+from keras_distill import validation
 from keras_distill.data import pipeline
 
 # Examples read from the training split to measure the normalisation.
@@ -69,7 +70,6 @@ def _split_names(builder, validation_split):
             f"The tensorflow-datasets dataset {builder.name!r} has no 'test' or 'validation' "
             f"split to evaluate on. Available splits: {sorted(available)}"
         )
-    pipeline.check_validation_split(validation_split)
     if not validation_split:
         return "train", test, None
     percent = int(round(100 * (1 - validation_split)))
@@ -104,6 +104,7 @@ def load(name, *, data_dir=None, download=False, validation_split=0.0):
         ValueError: the name is not a tfds dataset, it is not image classification with a
             fixed input shape, or the data is not prepared and `download` is `False`.
     """
+    validation_split = validation.check_split(validation_split, "validation_split")
     builder = _builder(name, data_dir)
     feature, shape, num_classes, class_names = _supervised_features(builder)
     if not builder.is_prepared():
@@ -124,9 +125,9 @@ def load(name, *, data_dir=None, download=False, validation_split=0.0):
     )
     sizes = {"train": _num_examples(builder, train_split), "test": _num_examples(builder,
                                                                                   test_split)}
-    validation = None
+    held_out = None
     if val_split:
-        validation = split(val_split)
+        held_out = split(val_split)
         sizes["validation"] = _num_examples(builder, val_split)
     return pipeline.ClassificationData(
         name=name,
@@ -136,7 +137,7 @@ def load(name, *, data_dir=None, download=False, validation_split=0.0):
         input_shape=shape,
         feature_name=feature,
         normalization=normalization,
-        validation=None if validation is None else validation.map(_as_int64),
+        validation=None if held_out is None else held_out.map(_as_int64),
         sizes={k: v for k, v in sizes.items() if v},
         class_names=class_names or None,
     )

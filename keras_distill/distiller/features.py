@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_distill.distiller.inputs import LOGITS
+from keras_distill.data.teacher_outputs import LOGITS
 
 
 class Untracked:
@@ -29,3 +29,40 @@ def feature_model(model, layer_names, role):
             )
         outputs[name] = model.get_layer(name).output
     return keras.Model(model.inputs, outputs, name=f"{model.name}_features")
+
+
+def feature_models(cache, teachers, student, terms):
+    """Returns `{role: feature_model}` for the roles ("teacher", "student") whose features the
+    terms read, building each model once into the dict `cache`.
+
+    Raises:
+        ValueError: If a layer name is invalid, or features are read from an ensemble.
+    """
+    models = {}
+    for role, model, attr in (
+        ("teacher", teachers[0], "teacher_layer_name"),
+        ("student", student, "student_layer_name"),
+    ):
+        names = sorted({getattr(t, attr) for t in terms} - {None})
+        if not names:
+            continue
+        if role == "teacher" and len(teachers) > 1:
+            raise ValueError(
+                f"Feature terms ({names}) need one teacher, but this distiller has an "
+                f"ensemble of {len(teachers)}. Distill features from one teacher."
+            )
+        key = (role, tuple(names))
+        if key not in cache:
+            cache[key] = feature_model(model, names, role)
+        models[role] = cache[key]
+    return models
+
+
+def output_shape(model, feature_model, layer_name):
+    """The static shape of `model`'s output (`layer_name=None`) or of a feature, else `None`."""
+    if layer_name is None:
+        outputs = getattr(model, "outputs", None)
+        return tuple(outputs[0].shape) if outputs else None
+    if feature_model is None:
+        return None
+    return tuple(feature_model.output[layer_name].shape)

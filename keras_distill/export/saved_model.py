@@ -6,12 +6,10 @@ a server polling `base_dir` never sees half a model.
 """
 
 import os
-import shutil
-import tempfile
 
-import numpy as np
 import tensorflow as tf
 
+from keras_distill import io, validation
 from keras_distill.export import measure
 from keras_distill.export import signature as signature_lib
 from keras_distill.export import verify as verify_lib
@@ -21,12 +19,11 @@ from keras_distill.export import warmup as warmup_lib
 def _check_version(version):
     if version is None:
         return None
-    if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 0:
-        raise ValueError(
-            "Invalid value for argument `version`. Expected a non-negative integer (TF Serving "
-            f"serves the highest one) or `None` for the next one. Received: version={version!r}"
-        )
-    return int(version)
+    try:
+        return validation.check_non_negative_int(version, "version")
+    except ValueError:
+        raise validation.invalid("version", "a non-negative integer (TF Serving serves the "
+                                 "highest one) or `None` for the next one", version) from None
 
 
 def existing_versions(base_dir):
@@ -47,21 +44,6 @@ def existing_versions(base_dir):
         int(name) for name in os.listdir(base_dir)
         if name.isdigit() and os.path.isdir(os.path.join(base_dir, name))
     )
-
-
-def _check_base_dir(base_dir):
-    if not isinstance(base_dir, (str, os.PathLike)):
-        raise TypeError(
-            "Invalid value for argument `base_dir`. Expected a directory path. "
-            f"Received: base_dir={base_dir!r}"
-        )
-    base_dir = os.fspath(base_dir)
-    if os.path.exists(base_dir) and not os.path.isdir(base_dir):
-        raise ValueError(
-            "Invalid value for argument `base_dir`. Expected a directory (TF Serving's model "
-            f"base path), but it is a file. Received: base_dir={base_dir!r}"
-        )
-    return base_dir
 
 
 def export_saved_model(
@@ -133,7 +115,7 @@ def _export_saved_model(
     warmup_inputs=None, overwrite=False, verify=True, atol=1e-5, verbose=True,
 ):
     """`export_saved_model`, also returning a record `{max_abs_diff, warmup_records, ...}`."""
-    base_dir = _check_base_dir(base_dir)
+    base_dir = validation.check_directory_path(base_dir, "base_dir")
     version = _check_version(version)
     model = signature_lib.resolve_model(model, verbose=verbose)
     signature = signature_lib.ServingSignature(model, input_name, input_signature, classifier)
@@ -150,12 +132,10 @@ def _export_saved_model(
             f"another version, `version=None` for the next one, or `overwrite=True`. "
             f"Received: version={version}"
         )
-    os.makedirs(base_dir, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=base_dir)
     record = {"format": "saved_model", "quantization": None, "version": version,
               "max_abs_diff": None}
-    try:
-        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the model from a server's user.
+    # The staging name, `.<version>.tmp-*`, is not an integer, so TF Serving ignores it.
+    with io.atomic_directory(final, overwrite=overwrite) as tmp:
         _write(signature, tmp, samples, base_dir, record)
         if verify:
             inputs = samples if samples is not None else signature.example_inputs(4)
@@ -167,10 +147,6 @@ def _export_saved_model(
             record["max_abs_diff"] = verify_lib.check_close(
                 expected, actual, atol, f"The SavedModel reloaded from {final}"
             )
-        _publish(tmp, final, overwrite)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     record.update(path=final, size_bytes=measure.path_size(final))
     if verbose:
         print(
@@ -191,26 +167,6 @@ def _write(signature, directory, samples, base_dir, record):
             directory, dict(zip(signature.input_names, samples)), model_name=model_name
         )
         record["warmup_records"] = min(len(samples[0]), 100)
-
-
-def _publish(tmp, final, overwrite):
-    """Renames `tmp` to `final`; an existing `final` is replaced only with `overwrite`."""
-    old = None
-    if os.path.lexists(final):
-        if not overwrite:
-            raise ValueError(f"Version directory {final} appeared while exporting; not replaced.")
-        old = tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.old-",
-                               dir=os.path.dirname(final))
-        os.rmdir(old)
-        os.rename(final, old)
-    try:
-        os.rename(tmp, final)
-    except OSError:
-        if old is not None:
-            os.rename(old, final)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def load_serving_function(export_dir):

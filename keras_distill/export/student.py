@@ -5,6 +5,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from keras_distill import validation
 from keras_distill.export import measure
 from keras_distill.export import saved_model as saved_model_lib
 from keras_distill.export import signature as signature_lib
@@ -85,11 +86,7 @@ def export_student(
     """
     formats = _as_list(formats, "formats", FORMATS)
     quantizations = _as_list(quantization, "quantization", tflite_lib.QUANTIZATIONS)
-    if isinstance(output_dir, (str, os.PathLike)) and os.path.isfile(output_dir):
-        raise ValueError(
-            "Invalid value for argument `output_dir`. Expected a directory, but it is a file. "
-            f"Received: output_dir={os.fspath(output_dir)!r}"
-        )
+    output_dir = validation.check_directory_path(output_dir, "output_dir")
     for q in quantizations if "tflite" in formats else []:
         tflite_lib._check_quantization(q, representative_data, min_agreement)
     model = signature_lib.resolve_model(model_or_path, verbose=verbose)
@@ -104,7 +101,7 @@ def export_student(
     records = {}
     if "saved_model" in formats:
         _, record, _ = saved_model_lib._export_saved_model(
-            model, os.path.join(os.fspath(output_dir), "saved_model"), version,
+            model, os.path.join(output_dir, "saved_model"), version,
             warmup_inputs=warmup_inputs, overwrite=overwrite, verify=verify, verbose=verbose,
         )
         measured = _measure_saved_model(record["path"], signature, inputs, labels)
@@ -116,7 +113,7 @@ def export_student(
     stem = name or model.name
     for q in quantizations if "tflite" in formats else []:
         key = "tflite" if q is None else f"tflite_{q}"
-        path = os.path.join(os.fspath(output_dir), f"{stem}.tflite" if q is None
+        path = os.path.join(output_dir, f"{stem}.tflite" if q is None
                             else f"{stem}_{q}.tflite")
         _, records[key] = tflite_lib._export_tflite(
             model, path, q, representative_data, eval_data=eval_data,

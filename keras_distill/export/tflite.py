@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from keras_distill import io, validation
 from keras_distill.export import measure
 from keras_distill.export import signature as signature_lib
 from keras_distill.export import verify as verify_lib
@@ -77,13 +78,7 @@ def _check_quantization(quantization, representative_data, min_agreement):
             "`tf.data.Dataset`), or use `quantization='dynamic'`. "
             "Received: representative_data=None"
         )
-    if isinstance(min_agreement, bool) or not isinstance(min_agreement, (int, float)) or not (
-        0.0 <= min_agreement <= 1.0
-    ):
-        raise ValueError(
-            "Invalid value for argument `min_agreement`. Expected a fraction in [0, 1]. "
-            f"Received: min_agreement={min_agreement!r}"
-        )
+    validation.check_fraction(min_agreement, "min_agreement")
 
 
 def convert(signature, quantization=None, calibration=None):
@@ -274,7 +269,7 @@ def _export_tflite(
                 "more representative data, try a milder quantization ('float16' or 'dynamic'), "
                 "or lower `min_agreement`."
             )
-    _write_atomically(path, content)
+    io.write_bytes(path, content)
     record["size_bytes"] = os.path.getsize(path)
     record["latency_ms_batch1"] = tflite_latency_ms(path, named)
     if verbose:
@@ -297,18 +292,3 @@ def _classifier_record(expected, actual, labels):
         record["keras_accuracy"] = keras_accuracy
         record["accuracy_change"] = stats["accuracy"] - keras_accuracy
     return record
-
-
-def _write_atomically(path, content):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise

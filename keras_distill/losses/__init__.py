@@ -2,8 +2,7 @@
 
 import keras
 
-import functools
-
+from keras_distill.losses import registry
 from keras_distill.losses.dist import DIST
 from keras_distill.losses.dist import dist_loss
 from keras_distill.losses.dist import pearson_correlation
@@ -27,31 +26,6 @@ from keras_distill.losses.relational import rkd_distance_loss
 from keras_distill.losses.relational import rkd_loss
 from keras_distill.losses.standardization import standardize_logits
 from keras_distill.losses.terms import LogitsDistillation
-
-_BY_NAME = {
-    "kd": KnowledgeDistillation,
-    "hinton": KnowledgeDistillation,
-    "knowledge_distillation": KnowledgeDistillation,
-    "logit_mse": LogitMSE,
-    "mse_logits": LogitMSE,
-    "dkd": DecoupledKD,
-    "decoupled_kd": DecoupledKD,
-    "dist": DIST,
-    "kd_standardized": functools.partial(KnowledgeDistillation, standardize=True),
-    "dkd_standardized": functools.partial(DecoupledKD, standardize=True),
-}
-
-# Terms that read layers or batch relations; `get_term` builds them with keyword arguments.
-_TERMS_BY_NAME = {
-    "fitnets": FitNetsHint,
-    "fitnets_hint": FitNetsHint,
-    "hint": FitNetsHint,
-    "attention_transfer": AttentionTransfer,
-    "at": AttentionTransfer,
-    "rkd": RelationalKD,
-    "relational_kd": RelationalKD,
-}
-
 
 def get(identifier):
     """Returns the keras_distill loss named or described by `identifier`.
@@ -78,11 +52,13 @@ def get(identifier):
         return identifier
     if isinstance(identifier, dict):
         return keras.saving.deserialize_keras_object(identifier)
-    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
-        return _BY_NAME[identifier.lower()]()
+    factory = registry.loss_factory(identifier)
+    if factory is not None:
+        return factory()
     raise ValueError(
         "Could not interpret distillation loss identifier. Expected one of "
-        f"{sorted(_BY_NAME)}, a config dict or a keras_distill loss. Received: {identifier!r}"
+        f"{registry.loss_names()}, a config dict or a keras_distill loss. "
+        f"Received: {identifier!r}"
     )
 
 
@@ -114,12 +90,13 @@ def get_term(identifier, **kwargs):
         return identifier
     if isinstance(identifier, dict):
         return keras.saving.deserialize_keras_object(identifier)
-    if isinstance(identifier, str) and identifier.lower() in _TERMS_BY_NAME:
-        return _TERMS_BY_NAME[identifier.lower()](**kwargs)
-    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
+    term = registry.term_factory(identifier)
+    if term is not None:
+        return term(**kwargs)
+    if registry.loss_factory(identifier) is not None:
         return LogitsDistillation(loss=identifier, **kwargs)
     raise ValueError(
         "Could not interpret distillation term identifier. Expected one of "
-        f"{sorted(_TERMS_BY_NAME) + sorted(_BY_NAME)}, a config dict or a keras_distill term. "
-        f"Received: {identifier!r}"
+        f"{registry.term_names() + registry.loss_names()}, a config dict or a keras_distill "
+        f"term. Received: {identifier!r}"
     )

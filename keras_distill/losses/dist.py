@@ -15,8 +15,9 @@ defaults `beta = gamma = tau = 1` follow the official code (github.com/hunto/DIS
 import keras
 import tensorflow as tf
 
+from keras_distill import validation
 from keras_distill.losses import logits as logit_losses
-from keras_distill.losses import validation
+from keras_distill.losses import registry
 
 _EPSILON = 1e-8
 
@@ -80,6 +81,7 @@ def dist_loss(teacher_logits, student_logits, temperature=1.0, beta=1.0, gamma=1
     return temperature**2 * (beta * inter + gamma * intra)
 
 
+@registry.register_loss("dist")
 @keras.saving.register_keras_serializable(package="keras_distill")
 class DIST(logit_losses.LogitLoss):
     """DIST: inter- and intra-class Pearson relations of softened predictions; see `dist_loss`.

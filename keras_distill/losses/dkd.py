@@ -15,8 +15,9 @@ non-target classes only. The `T^2` factor, the per-example mean and the defaults
 import keras
 import tensorflow as tf
 
+from keras_distill import validation
 from keras_distill.losses import logits as logit_losses
-from keras_distill.losses import validation
+from keras_distill.losses import registry
 from keras_distill.losses.standardization import standardize_logits
 
 # Stands in for -inf where the target class is masked out: finite, so `0 * (a - b)` never
@@ -81,6 +82,8 @@ def dkd_loss(teacher_logits, student_logits, temperature=4.0, labels=None, alpha
     return temperature**2 * (alpha * tckd + beta * nckd)
 
 
+@registry.register_loss("dkd", "decoupled_kd")
+@registry.register_loss("dkd_standardized", standardize=True)
 @keras.saving.register_keras_serializable(package="keras_distill")
 class DecoupledKD(logit_losses.LogitLoss):
     """Decoupled knowledge distillation (DKD) on logits; see `dkd_loss`.

@@ -9,8 +9,9 @@ errors appear when the distiller is created, before any training step.
 import keras
 import tensorflow as tf
 
+from keras_distill import validation
+from keras_distill.losses import registry
 from keras_distill.losses import terms
-from keras_distill.losses import validation
 
 _ADAPTERS = ("auto", "dense", "conv")
 _CONVS = {3: keras.layers.Conv1D, 4: keras.layers.Conv2D, 5: keras.layers.Conv3D}
@@ -51,6 +52,7 @@ def hint_loss(teacher_feature, student_feature):
     return _per_example_mean(tf.square(teacher_feature - student_feature))
 
 
+@registry.register_term("fitnets", "fitnets_hint", "hint")
 @keras.saving.register_keras_serializable(package="keras_distill")
 class FitNetsHint(terms.DistillationTerm):
     """FitNets hint: a learned regressor maps a student feature onto a teacher feature.
@@ -225,6 +227,7 @@ def attention_transfer_loss(teacher_feature, student_feature, p=2.0):
     return tf.reduce_mean(tf.square(difference), axis=-1)
 
 
+@registry.register_term("attention_transfer", "at")
 @keras.saving.register_keras_serializable(package="keras_distill")
 class AttentionTransfer(terms.DistillationTerm):
     """Attention transfer between two feature maps of the same spatial size; see

@@ -10,7 +10,8 @@ inputs are safe.
 import keras
 import tensorflow as tf
 
-from keras_distill.losses import validation
+from keras_distill import validation
+from keras_distill.losses import registry
 from keras_distill.losses.standardization import standardize_logits
 
 
@@ -87,7 +88,7 @@ class LogitLoss(keras.losses.Loss):
 
     def __init__(self, temperature=3.0, reduction="sum_over_batch_size", name=None, dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.temperature = validation.check_temperature(temperature)
+        self.temperature = validation.check_positive(temperature, "temperature")
 
     def per_example(self, teacher_logits, student_logits, temperature, labels=None):
         """Returns the unreduced loss `[batch, ...]` at `temperature`.
@@ -107,6 +108,8 @@ class LogitLoss(keras.losses.Loss):
         return config
 
 
+@registry.register_loss("kd", "hinton", "knowledge_distillation")
+@registry.register_loss("kd_standardized", standardize=True)
 @keras.saving.register_keras_serializable(package="keras_distill")
 class KnowledgeDistillation(LogitLoss):
     """Hinton's `T^2 * KL(softmax(t/T) || softmax(s/T))` on logits; see `kd_loss`.
@@ -149,6 +152,7 @@ class KnowledgeDistillation(LogitLoss):
         return config
 
 
+@registry.register_loss("logit_mse", "mse_logits")
 @keras.saving.register_keras_serializable(package="keras_distill")
 class LogitMSE(LogitLoss):
     """Mean squared error between teacher and student logits; see `logit_mse`.

@@ -21,8 +21,9 @@ replica's share of the global batch. Memory grows as `batch^2 * features` (and `
 import keras
 import tensorflow as tf
 
+from keras_distill import validation
+from keras_distill.losses import registry
 from keras_distill.losses import terms
-from keras_distill.losses import validation
 
 
 def _flat(embeddings):
@@ -136,6 +137,7 @@ def rkd_loss(teacher_embeddings, student_embeddings, distance_weight=25.0, angle
     return value
 
 
+@registry.register_term("rkd", "relational_kd")
 @keras.saving.register_keras_serializable(package="keras_distill")
 class RelationalKD(terms.DistillationTerm):
     """Relational KD on embeddings (a named layer's output, or the logits); see `rkd_loss`.

@@ -14,8 +14,9 @@ value is multiplied by `T^2` (the keras.io example's convention).
 import keras
 import tensorflow as tf
 
+from keras_distill import validation
 from keras_distill.losses import logits as logit_losses
-from keras_distill.losses import validation
+from keras_distill.losses import registry
 
 _KL_NAMES = ("kl_divergence", "kld", "kullback_leibler_divergence", "kl")
 
@@ -29,12 +30,9 @@ def resolve_logit_loss(loss):
     if isinstance(loss, str):
         if loss.lower() in _KL_NAMES:
             return logit_losses.KnowledgeDistillation()
-        from keras_distill.losses import get  # Local import: the package imports this module.
-
-        try:
-            return get(loss)
-        except ValueError:
-            pass
+        factory = registry.loss_factory(loss)
+        if factory is not None:
+            return factory()
         try:
             return keras.losses.get(loss)
         except ValueError:
@@ -143,7 +141,7 @@ class LogitsDistillation(DistillationTerm):
     """
 
     def __init__(self, temperature=3.0, loss="kl_divergence", name="logits_distillation"):
-        self.temperature = validation.check_temperature(temperature)
+        self.temperature = validation.check_positive(temperature, "temperature")
         self.loss_identifier = loss
         self.loss = resolve_logit_loss(loss)
         self.name = name
@@ -222,11 +220,10 @@ def as_term(obj):
     if isinstance(obj, DistillationTerm):
         return obj
     if isinstance(obj, str):
-        from keras_distill.losses import _TERMS_BY_NAME  # Local: the package imports this module.
-
-        if obj.lower() in _TERMS_BY_NAME:  # e.g. "rkd".
+        term = registry.term_factory(obj)
+        if term is not None:  # e.g. "rkd".
             try:
-                return _TERMS_BY_NAME[obj.lower()]()
+                return term()
             except TypeError:
                 raise ValueError(
                     f"The distillation term {obj!r} reads named layers. Build it with "

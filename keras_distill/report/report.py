@@ -11,10 +11,10 @@ the noise of one run. It renders a text table, Markdown, JSON, and `report.png`.
 import json
 import math
 import os
-import tempfile
 
 import numpy as np
 
+from keras_distill import io
 from keras_distill.report import measure
 
 TEACHER, SCRATCH, DISTILLED = measure.TEACHER, "scratch", "distilled"
@@ -242,15 +242,14 @@ class Report:
         """
         from keras_distill.report import plot as report_plot
 
-        os.makedirs(output_dir, exist_ok=True)
         paths = {"json": os.path.join(output_dir, "report.json"),
                  "markdown": os.path.join(output_dir, "report.md")}
-        _atomic_write(paths["json"], lambda f: f.write(
-            json.dumps(self.to_dict(), indent=2, default=_json_default).encode()))
-        _atomic_write(paths["markdown"], lambda f: f.write(self.to_markdown().encode()))
+        io.write_text(paths["json"], json.dumps(self.to_dict(), indent=2, default=_json_default))
+        io.write_text(paths["markdown"], self.to_markdown())
         if plot:
             paths["png"] = os.path.join(output_dir, "report.png")
-            _atomic_write(paths["png"], lambda f: report_plot.plot(self, f))
+            with io.atomic_file(paths["png"]) as f:
+                report_plot.plot(self, f)
         return paths
 
 
@@ -260,26 +259,6 @@ def _json_default(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"Cannot write {type(value).__name__} to JSON")
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(path, write):
-    """Writes through `write(file)` to a temporary file next to `path`, then renames it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, staging = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            write(f)
-        os.chmod(staging, 0o666 & ~_umask())
-        os.replace(staging, path)
-    finally:
-        if os.path.exists(staging):
-            os.remove(staging)
 
 
 def compare(models, test_batches, *, histories=None, meta=None, **measure_kwargs):

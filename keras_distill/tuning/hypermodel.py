@@ -5,13 +5,14 @@ One teacher is frozen once and shared by every trial. Each trial gets a `TrialDi
 per-trial checkpoints (and Hyperband's reloads, and `get_best_models`) never copy the teacher.
 """
 
-import numbers
+import math
 
 import keras
 import keras_tuner as kt
 import tensorflow as tf
 
 from keras_distill import distiller as distiller_lib
+from keras_distill import validation
 from keras_distill import teacher as teacher_lib
 from keras_distill.tuning import teacher_cache
 
@@ -50,37 +51,36 @@ class TrialDistiller(distiller_lib.Distiller):
         self.built = self.student.built
 
 
-def _invalid_range(name, expected, value):
-    return ValueError(
-        f"Invalid value for argument `{name}`. Expected {expected}. Received: {name}={value!r}"
-    )
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 def check_range(value, name, low, high=None, log=False):
     """Validates a hyperparameter spec: a number (fixed), a `(min, max)` range, or a list.
 
+    Every number must be finite and above `low`, or within `[low, high]` when `high` is given.
+
     Returns `("fixed", v)`, `("range", (lo, hi))` or `("choice", [v, ...])`.
+
+    Example:
+
+    >>> check_range((0.0, 1.0), "alpha", 0.0, 1.0), check_range([4, 2], "temperature", 0.0)
+    (('range', (0.0, 1.0)), ('choice', [2.0, 4.0]))
     """
     if high is None:
-        domain, ok = "positive numbers", lambda v: _is_number(v) and v > low
+        domain = f"numbers > {low}"
+        ok = lambda v: validation.is_number(v) and low < v < math.inf  # noqa: E731
     else:
-        domain, ok = f"numbers in [{low}, {high}]", lambda v: _is_number(v) and low <= v <= high
+        domain = f"numbers in [{low}, {high}]"
+        ok = lambda v: validation.is_number(v) and low <= v <= high  # noqa: E731
     expected = f"a number, a (min, max) tuple or a list of choices, all {domain}"
     if isinstance(value, tuple):
         if len(value) != 2 or not all(ok(v) for v in value) or value[0] > value[1]:
-            raise _invalid_range(name, f"{expected}, with min <= max", value)
+            raise validation.invalid(name, f"{expected}, with min <= max", value)
         lo, hi = float(value[0]), float(value[1])
         return ("fixed", lo) if lo == hi else ("range", (lo, hi))
     if isinstance(value, list):
         if not value or not all(ok(v) for v in value):
-            raise _invalid_range(name, expected, value)
+            raise validation.invalid(name, expected, value)
         return "choice", sorted({float(v) for v in value})
     if not ok(value):
-        raise _invalid_range(name, expected, value)
+        raise validation.invalid(name, expected, value)
     return "fixed", float(value)
 
 
@@ -107,10 +107,7 @@ def parse_range(text, name):
             return float(low), float(high)
         return float(text)
     except ValueError:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected a number, 'min,max' or 'a|b|c'. "
-            f"Received: {name}={text!r}"
-        ) from None
+        raise validation.invalid(name, "a number, 'min,max' or 'a|b|c'", text) from None
 
 
 def _declare(hp, name, spec, log):

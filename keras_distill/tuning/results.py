@@ -1,10 +1,10 @@
 """A search's results as a table: one row per trial (alpha, T, other hyperparameters, score)."""
 
 import csv
-import io
 import os
-import tempfile
+from io import StringIO
 
+from keras_distill import io
 from keras_distill.tuning import hypermodel as hypermodel_lib
 
 CSV_NAME = "tuning_results.csv"
@@ -76,20 +76,6 @@ def format_table(rows):
     )
 
 
-def write_text(path, text):
-    """Writes `text` to `path` atomically (a temporary file in the same directory, renamed)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, staging = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(staging, path)
-    finally:
-        if os.path.exists(staging):
-            os.remove(staging)
-
-
 def write_results(tuner, report_dir):
     """Writes the results table to `report_dir` and returns it as text.
 
@@ -107,10 +93,10 @@ def write_results(tuner, report_dir):
     columns = []
     for row in rows:
         columns += [key for key in row if key not in columns]
-    buffer = io.StringIO()
+    buffer = StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns or ["trial"])
     writer.writeheader()
     writer.writerows(rows)
-    write_text(os.path.join(report_dir, CSV_NAME), buffer.getvalue())
-    write_text(os.path.join(report_dir, TEXT_NAME), text + "\n")
+    io.write_text(os.path.join(report_dir, CSV_NAME), buffer.getvalue())
+    io.write_text(os.path.join(report_dir, TEXT_NAME), text + "\n")
     return text

@@ -1,0 +1,234 @@
+"""The distiller's loss arithmetic: tensors in, this replica's share of the global-batch loss out.
+
+    L = alpha * L_student(y, s) + (1 - alpha) * sum_i w_i * term_i(t, s)
+
+The default term is Hinton's `T^2 * KL(softmax(t/T) || softmax(s/T))`. Every value is computed per
+element, weighed by `sample_weight` and the mask, summed, and divided by a count of the *global*
+batch: the student loss by its labeled elements, the distillation terms by all its elements
+(per-example terms, such as feature hints, by its examples).
+
+Why global counts. Split a global batch B over N replicas as B_1, ..., B_N. On one device the
+loss is the weighted mean
+
+    L = sum_{i in B} w_i * l_i / C,    C = sum_{i in B} c_i  (c_i: 1 for a counted element),
+
+and since the sum over B is the sum over the replicas' slices,
+
+    L = sum_r ( sum_{i in B_r} w_i * l_i / C ) = sum_r L_r.
+
+Each replica computes its `L_r`: its own weighted sum divided by the global `C`, which one
+all-reduce of three scalars gives. `tf.distribute` sums the replicas' gradients, and the gradient
+of a sum is the sum of the gradients, so `sum_r dL_r/dtheta = dL/dtheta`: N replicas make the
+update one device makes on the whole batch. Dividing by each replica's own count would instead
+give `sum_r S_r / C_r`, N times too large and over-weighing the examples of a replica that holds
+fewer counted elements (masks, unlabeled examples, a last partial batch).
+"""
+
+from typing import NamedTuple
+from typing import Optional
+
+import tensorflow as tf
+
+from keras_distill.data.teacher_outputs import LOGITS
+from keras_distill.data.teacher_outputs import MEMBER_LOGITS
+from keras_distill.distiller import labels as label_lib
+from keras_distill.losses import ensemble
+from keras_distill.losses import terms as terms_lib
+
+
+class GlobalCounts(NamedTuple):
+    """The counts of the global batch that the losses are divided by (float32 scalars).
+
+    Attributes:
+        elements: Unmasked elements (examples, or time steps of sequence outputs).
+        labeled: Unmasked elements that carry a label (0 when no student loss is computed).
+        examples: Examples.
+    """
+
+    elements: tf.Tensor
+    labeled: tf.Tensor
+    examples: tf.Tensor
+
+
+class LossBreakdown(NamedTuple):
+    """This replica's share of each loss of the global batch; sum over replicas for the whole.
+
+    Attributes:
+        total: `alpha * student_loss + (1 - alpha) * distillation_loss`, a missing one being 0.
+        student_loss: The hard-label loss, or `None` when there are no labels or no student loss.
+        distillation_loss: `sum_i w_i * term_losses[i]`, or `None` without teacher outputs.
+        term_losses: Each distillation term's loss, in the terms' order (`()` without teacher
+            outputs).
+        counts: The `GlobalCounts` the losses were divided by.
+    """
+
+    total: tf.Tensor
+    student_loss: Optional[tf.Tensor]
+    distillation_loss: Optional[tf.Tensor]
+    term_losses: tuple
+    counts: GlobalCounts
+
+
+def sum_over_replicas(counts):
+    """Sums `GlobalCounts` of this replica over the replicas in sync.
+
+    One all-reduce of three scalars under a multi-replica strategy; none on one device or outside
+    a replica context.
+
+    Args:
+        counts: `GlobalCounts` of this replica's batch (numbers or scalar tensors).
+
+    Returns:
+        `GlobalCounts` of float32 scalars for the global batch.
+    """
+    stacked = tf.stack([tf.cast(count, tf.float32) for count in counts])
+    context = tf.distribute.get_replica_context()
+    if context is not None and context.num_replicas_in_sync > 1:
+        stacked = context.all_reduce(tf.distribute.ReduceOp.SUM, stacked)
+    return GlobalCounts(*tf.unstack(stacked))
+
+
+def compute_loss(
+    student_outputs,
+    teacher_outputs=None,
+    labels=None,
+    *,
+    sample_weight=None,
+    mask=None,
+    student_loss_fn=None,
+    terms=None,
+    term_weights=None,
+    alpha=0.1,
+    temperature=3.0,
+    teacher_weights=None,
+    global_counts=None,
+):
+    """Returns this replica's share of the distillation loss of the global batch.
+
+    A pure function: no model is called and nothing is updated, so the loss of online, cached,
+    multi-replica and multi-worker training is this one formula.
+
+    Args:
+        student_outputs: The student's logits `[batch, ..., classes]`, or a dict of them under
+            `"logits"` and the intermediate features the terms read, by layer name.
+        teacher_outputs: The teacher's outputs in the same form (an ensemble's stacked
+            `"member_logits"` instead of `"logits"`). Defaults to `None`: no distillation term.
+        labels: Integer labels `[batch, ...]` (or with a trailing 1), or one-hot/soft labels of
+            the logits' shape; a negative label (a row holding a negative value) marks an
+            unlabeled element. Defaults to `None`: no labels.
+        sample_weight: Per-example (or per-element) weights of both losses. Defaults to `None`.
+        mask: Boolean mask of the logits' element shape, e.g. the student's `_keras_mask`.
+            Defaults to `None`.
+        student_loss_fn: The hard-label loss, a `keras.losses.Loss` or a function returning
+            per-element values. Defaults to `None`: no student loss.
+        terms: `DistillationTerm`s. Defaults to `None`: `[LogitsDistillation()]`, Hinton's KD.
+        term_weights: One weight per term. Defaults to `None` (all 1).
+        alpha: Weight of the student loss, a number or scalar variable. Defaults to `0.1`.
+        temperature: Softmax temperature `T`, a number or scalar variable. Defaults to `3.0`.
+        teacher_weights: An ensemble's member weights, summing to 1. Defaults to `None`
+            (equal weights).
+        global_counts: `GlobalCounts` to divide by. Defaults to `None`: this batch's counts
+            summed over the replicas in sync (see the module docstring).
+
+    Returns:
+        A `LossBreakdown`.
+
+    Raises:
+        ValueError: If the labels cannot match the logits, or the teacher and the student output
+            different numbers of classes.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> s = np.array([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]], "float32")
+    >>> t = np.array([[1.0, 1.0, 0.0], [0.0, 3.0, 0.0]], "float32")
+    >>> result = compute_loss(
+    ...     s, t, np.array([0, -1]), alpha=0.5, temperature=2.0,
+    ...     student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    >>> [round(float(v), 4) for v in (result.total, result.student_loss, result.counts.labeled)]
+    [0.3245, 0.1698, 1.0]
+    """
+    student_outputs = _as_outputs(student_outputs)
+    logits = student_outputs[LOGITS]
+    element_shape = tf.shape(logits)[:-1]
+    weights = tf.ones(element_shape, tf.float32)
+    if mask is not None:
+        weights = weights * tf.cast(mask, tf.float32)
+    if labels is not None:
+        labels = tf.convert_to_tensor(labels)
+    present = None
+    if labels is not None and student_loss_fn is not None:
+        label_lib.check_label_shape(labels, logits)
+        present, hard_labels = label_lib.labeled_mask(labels, logits)
+        present = tf.cast(present, tf.float32)
+    if global_counts is None:
+        global_counts = sum_over_replicas(GlobalCounts(
+            elements=tf.reduce_sum(weights),
+            labeled=0.0 if present is None else tf.reduce_sum(weights * present),
+            examples=element_shape[0],
+        ))
+    if sample_weight is not None:
+        weights = weights * label_lib.broadcast_weights(sample_weight, weights)
+
+    student_loss = None
+    if present is not None:
+        values = tf.cast(terms_lib.unreduced(student_loss_fn, hard_labels, logits), tf.float32)
+        student_loss = _weighted_mean(values, weights * present, global_counts.labeled,
+                                      global_counts.examples)
+    distillation_loss, term_losses = None, ()
+    if teacher_outputs is not None:
+        terms = [terms_lib.LogitsDistillation()] if terms is None else list(terms)
+        term_weights = [1.0] * len(terms) if term_weights is None else list(term_weights)
+        teacher_outputs = _teacher_logits(_as_outputs(teacher_outputs), teacher_weights,
+                                          temperature)
+        _check_classes(teacher_outputs[LOGITS], logits)
+        term_labels = None if labels is None else label_lib.class_labels(labels, logits)
+        term_losses = tuple(
+            _weighted_mean(
+                term.per_example(teacher_outputs[term.teacher_layer_name or LOGITS],
+                                 student_outputs[term.student_layer_name or LOGITS],
+                                 temperature, term_labels),
+                weights, global_counts.elements, global_counts.examples)
+            for term in terms
+        )
+        distillation_loss = tf.constant(0.0)
+        for weight, value in zip(term_weights, term_losses):
+            distillation_loss = distillation_loss + weight * value
+    zero = tf.constant(0.0)
+    total = alpha * (zero if student_loss is None else student_loss) + (1.0 - alpha) * (
+        zero if distillation_loss is None else distillation_loss)
+    return LossBreakdown(total, student_loss, distillation_loss, term_losses, global_counts)
+
+
+def _as_outputs(outputs):
+    if not isinstance(outputs, dict):
+        outputs = {LOGITS: outputs}
+    return {key: tf.convert_to_tensor(value) for key, value in outputs.items()}
+
+
+def _weighted_mean(values, weights, count, examples):
+    """`sum(weights * values) / count`; per-example values weigh by each example's mean weight."""
+    if values.shape.rank != weights.shape.rank:
+        weights, count = label_lib.broadcast_weights(weights, values), examples
+    return tf.reduce_sum(weights * values) / tf.maximum(count, 1.0)
+
+
+def _teacher_logits(teacher_outputs, teacher_weights, temperature):
+    """Combines an ensemble's member logits at `temperature` into `"logits"`."""
+    if MEMBER_LOGITS not in teacher_outputs:
+        return teacher_outputs
+    teacher_outputs = dict(teacher_outputs)
+    members = teacher_outputs.pop(MEMBER_LOGITS)
+    if teacher_weights is None:
+        teacher_weights = [1.0 / members.shape[-2]] * members.shape[-2]
+    teacher_outputs[LOGITS] = ensemble.ensemble_logits(members, teacher_weights, temperature)
+    return teacher_outputs
+
+
+def _check_classes(teacher_logits, logits):
+    teacher_classes, classes = teacher_logits.shape[-1], logits.shape[-1]
+    if teacher_classes is not None and classes is not None and teacher_classes != classes:
+        raise ValueError(
+            f"The teacher outputs {teacher_classes} classes but the student outputs {classes}. "
+            "Expected the same number of classes."
+        )

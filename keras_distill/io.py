@@ -1,0 +1,252 @@
+"""Files that appear whole or not at all, and model files: the one helper for each.
+
+- `atomic_file(path)` / `write_bytes`, `write_text`, `write_json`: a file written to a staging
+  name beside `path`, then renamed over it, so a reader never sees half a file.
+- `atomic_directory(path)`: the same for a directory (a SavedModel version, a teacher cache).
+- `save_model(model, path)`, `load_model(path, role=..., data=...)`: `.keras` files written
+  atomically; teachers and students loaded from `.keras`/`.h5` files or SavedModel directories
+  and checked against the data they will see (`check_fits`).
+
+Example:
+
+>>> import os, tempfile
+>>> path = os.path.join(tempfile.mkdtemp(), "notes.json")
+>>> write_json(path, {"alpha": 0.5})
+>>> open(path).read()
+'{\\n  "alpha": 0.5\\n}'
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+
+from keras_distill import validation
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_file(path, mode="wb"):
+    """Yields a file open on a staging name beside `path`; renamed to `path` on success.
+
+    On an exception (a `KeyboardInterrupt` included) the staging file is removed and `path`
+    keeps what it held before. The file gets the permissions of a plain `open`.
+
+    Args:
+        path: The file to write; its directory is created if needed.
+        mode: `"wb"` or `"w"` (text, UTF-8, written as given: no newline translation).
+            Defaults to `"wb"`.
+    """
+    if mode not in ("wb", "w"):
+        raise validation.invalid("mode", "'wb' or 'w'", mode)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, staging = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                                       dir=directory)
+    text = {} if mode == "wb" else {"encoding": "utf-8", "newline": ""}
+    try:
+        with os.fdopen(handle, mode, **text) as f:
+            yield f
+        os.chmod(staging, 0o666 & ~_umask())
+        os.replace(staging, path)
+    finally:
+        if os.path.exists(staging):
+            os.remove(staging)
+
+
+def write_bytes(path, content):
+    """Writes `content` to `path` atomically."""
+    with atomic_file(path) as f:
+        f.write(content)
+
+
+def write_text(path, text):
+    """Writes `text` (UTF-8) to `path` atomically."""
+    with atomic_file(path, "w") as f:
+        f.write(text)
+
+
+def write_json(path, value):
+    """Writes `value` as indented JSON to `path` atomically."""
+    write_text(path, json.dumps(value, indent=2))
+
+
+@contextlib.contextmanager
+def atomic_directory(path, *, overwrite=False):
+    """Yields an empty staging directory beside `path`; renamed to `path` on success.
+
+    An existing `path` is replaced only with `overwrite`: it is first renamed aside, so a crash
+    between the two renames leaves it (as `.<name>.old-*`), never neither; it is deleted after
+    the new directory is in place.
+
+    Args:
+        path: The directory to publish.
+        overwrite: Replace an existing `path`. Defaults to `False`.
+
+    Raises:
+        FileExistsError: `path` exists (or appears while the body runs) and `overwrite` is
+            `False`; `path` is left as it was.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> target = os.path.join(tempfile.mkdtemp(), "cache")
+    >>> with atomic_directory(target) as staging:
+    ...     write_text(os.path.join(staging, "a.txt"), "a")
+    >>> os.listdir(target)
+    ['a.txt']
+    """
+    path = os.path.abspath(path)
+    parent, name = os.path.split(path)
+    if os.path.lexists(path) and not overwrite:
+        raise FileExistsError(f"{path} already exists; it is not replaced without overwrite")
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
+    try:
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's 0700 would hide it from a server.
+        yield staging
+        _publish(staging, path, overwrite)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish(staging, path, overwrite):
+    old = None
+    if os.path.lexists(path):
+        if not overwrite:
+            raise FileExistsError(f"{path} appeared while it was being written; not replaced")
+        old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-",
+                               dir=os.path.dirname(path))
+        os.rmdir(old)
+        os.rename(path, old)
+    try:
+        os.rename(staging, path)
+    except OSError:
+        if old is not None:
+            os.rename(old, path)
+        raise
+    if old is not None:
+        _remove(old)
+
+
+def _remove(path):
+    """Removes a replaced file or directory; the new one is in place, so failing is harmless."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+
+
+# --------------------------------------------------------------------------- model files
+def save_model(model, path):
+    """Saves `model` as a `.keras` file at `path`, atomically; returns `path`."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    staging_dir = tempfile.mkdtemp(prefix=".tmp-", dir=directory)
+    try:
+        staging = os.path.join(staging_dir, "model.keras")  # Keras wants the extension.
+        model.save(staging)
+        os.replace(staging, path)
+    finally:
+        shutil.rmtree(staging_dir, ignore_errors=True)
+    return path
+
+
+def _load_saved_model(path):
+    """A `keras.Model` over a SavedModel directory's `serving_default` signature."""
+    import keras
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(path)
+    signature = loaded.signatures.get("serving_default")
+    if signature is None:
+        raise ValueError(f"The SavedModel at {path!r} has no `serving_default` signature.")
+    specs = signature.structured_input_signature[1]
+    if len(specs) != 1:
+        raise ValueError(f"The SavedModel at {path!r} takes {len(specs)} inputs; expected one.")
+    (name, spec), = specs.items()
+    outputs = signature.structured_outputs
+    key = "logits" if "logits" in outputs else next(iter(outputs))
+    inputs = keras.Input(spec.shape[1:], dtype=spec.dtype, name=name)
+    result = keras.layers.TFSMLayer(path, call_endpoint="serving_default")(inputs)
+    return keras.Model(inputs, result[key] if isinstance(result, dict) else result,
+                       name="saved_model")
+
+
+def load_model(path, role="model", data=None):
+    """Loads a model from a `.keras`/`.h5` file or a SavedModel directory, checked against `data`.
+
+    Args:
+        path: A `.keras` (or `.h5`) file, or a SavedModel directory.
+        role: What the model is (`"teacher"`, `"student"`, `"scratch"`, ...), for messages.
+            Defaults to `"model"`.
+        data: A `ClassificationData` the model must fit (input shape, class count).
+            Defaults to `None`: no check.
+
+    Returns:
+        A `keras.Model`.
+
+    Raises:
+        ValueError: the path is missing or not a model, or the model does not fit `data`.
+
+    Example:
+
+    >>> load_model("/nonexistent.keras", role="teacher")
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid value for argument `teacher`. Expected the path of a `.keras` file or a SavedModel directory. Received: teacher='/nonexistent.keras' (no such file or directory)
+    """
+    import keras
+
+    path = validation.check_existing_path(path, role, "a `.keras` file or a SavedModel directory")
+    cause = None
+    try:
+        if os.path.isdir(path):
+            model = _load_saved_model(path)
+        else:
+            model = keras.saving.load_model(path, compile=False)
+    except ValueError as error:
+        if "SavedModel" in str(error):
+            raise
+        model, cause = None, error
+    except Exception as error:  # Keras raises many kinds for a file that is not a model.
+        model, cause = None, error
+    if not isinstance(model, keras.Model):
+        reason = f"{type(cause).__name__}: {str(cause).splitlines()[0][:200]}" if cause else (
+            f"it holds a {type(model).__name__}")
+        raise validation.invalid(role, "a Keras model saved as `.keras` or a SavedModel "
+                                 "directory", path, f"It could not be loaded as a model ({reason})")
+    if data is not None:
+        check_fits(model, data, role=role, path=path)
+    return model
+
+
+def check_fits(model, data, *, role="teacher", path=None):
+    """Raises `ValueError` unless `model` takes `data`'s inputs and outputs its class count."""
+    where = f" ({path})" if path else ""
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) != 1:
+        raise ValueError(f"The {role}{where} has {len(inputs)} inputs; expected one input of "
+                         f"shape {tuple(data.input_shape)} for the dataset {data.name!r}.")
+    shape = tuple(inputs[0].shape[1:])
+    expected = tuple(data.input_shape)
+    if len(shape) != len(expected) or any(
+        got is not None and got != want for got, want in zip(shape, expected)
+    ):
+        raise ValueError(
+            f"The {role}{where} takes inputs of shape {shape}, but the dataset {data.name!r} has "
+            f"inputs of shape {expected}. Expected a {role} trained on this dataset."
+        )
+    classes = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
+    if classes is not None and classes != data.num_classes:
+        raise ValueError(
+            f"The {role}{where} outputs {classes} classes, but the dataset {data.name!r} has "
+            f"{data.num_classes}. Expected a {role} trained on this dataset."
+        )
