@@ -25,11 +25,17 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import keras_distill as kd  # noqa: E402
 from keras_distill import data as data_lib  # noqa: E402
 from keras_distill import workflow  # noqa: E402
 
 FAMILIES = {"mlp": 1.0, "cnn": 2.5}  # Width multipliers: 15k-parameter MLP, ~13k-parameter CNN.
 GRID = [(0.1, 4.0), (0.5, 4.0), (0.0, 8.0), (0.5, 2.0)]
+
+
+def _config(**values):
+    """The `keras-distill run` config with `values`, silent."""
+    return kd.RunConfig.for_command("run", verbose=0, **values)
 
 
 def _final(history, key="val_accuracy"):
@@ -76,23 +82,23 @@ def main(argv=None):
 
     def teacher(seed):
         if seed not in teachers:
-            teachers[seed] = workflow.train_teacher(data, epochs=args.teacher_epochs, seed=seed,
-                                                    verbose=0)
+            teachers[seed] = workflow.train_teacher(
+                data, _config(teacher_epochs=args.teacher_epochs, seed=seed))
         return teachers[seed]
 
     results = {}
     for family in args.families.split(","):
         size = FAMILIES[family]
-        common = dict(family=family, size=size, epochs=args.epochs, verbose=0)
+        common = dict(student=family, student_size=size, epochs=args.epochs)
         model, _ = teacher(0)
         scores = {}
         for alpha, temperature in GRID:  # Chosen on validation, seed 0, no transfer set.
-            _, history = workflow.train_student(data, teacher=model, alpha=alpha,
-                                                temperature=temperature, seed=0,
-                                                use_transfer=False, validation="validation",
-                                                **common)
+            _, history = workflow.train_student(
+                data, _config(alpha=alpha, temperature=temperature, seed=0, **common),
+                teacher=model, validation="validation")
             scores[(alpha, temperature)] = _final(history)
-        _, history = workflow.train_student(data, seed=0, validation="validation", **common)
+        _, history = workflow.train_student(data, _config(seed=0, **common),
+                                            validation="validation")
         best = max(scores, key=scores.get)
         print(f"{family}: validation accuracy scratch {_final(history):.1%}; grid " + ", ".join(
             f"a={a},T={t}: {v:.1%}" for (a, t), v in scores.items()) + f" -> best a={best[0]}, "
@@ -101,21 +107,23 @@ def main(argv=None):
         for seed in range(args.seeds):
             model, history = teacher(seed)
             rows["teacher"].append(_final(history))
-            rows["scratch"].append(_final(workflow.train_student(data, seed=seed, **common)[1]))
+            rows["scratch"].append(_final(workflow.train_student(
+                data, _config(seed=seed, **common))[1]))
             rows["distilled"].append(_final(workflow.train_student(
-                data, teacher=model, alpha=best[0], temperature=best[1], seed=seed,
-                use_transfer=False, **common)[1]))
+                data, _config(alpha=best[0], temperature=best[1], seed=seed, **common),
+                teacher=model)[1]))
             if args.transfer_samples:
                 rows["transfer"].append(_final(workflow.train_student(
-                    data, teacher=model, alpha=0.0, temperature=args.transfer_temperature,
-                    seed=seed, use_transfer=True, **common)[1]))
+                    data, _config(alpha=0.0, temperature=args.transfer_temperature, seed=seed,
+                                  transfer_samples=args.transfer_samples, **common),
+                    teacher=model)[1]))
             print(f"  seed {seed}: " + ", ".join(f"{k} {v[-1]:.1%}" for k, v in rows.items()
                                                  if v), flush=True)
-        params = workflow.models_lib.reference_student(family, data.input_shape, 10,
+        params = kd.models.reference_student(family, data.input_shape, 10,
                                                        size=size).count_params()
         results[family] = (params, best, rows)
 
-    teacher_params = workflow.models_lib.reference_teacher(data.input_shape, 10).count_params()
+    teacher_params = kd.models.reference_teacher(data.input_shape, 10).count_params()
     print(f"\nFinal-epoch test accuracy, mean +- sd over {args.seeds} seeds "
           f"(teacher: {teacher_params:,}-parameter CNN). Gain: paired distilled - scratch, "
           "+- its standard error; gap: share of the teacher-scratch gap recovered.\n")

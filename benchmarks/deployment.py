@@ -15,6 +15,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras_distill as kd  # noqa: E402
 from keras_distill import workflow  # noqa: E402
 from keras_distill.export import export_student  # noqa: E402
 
@@ -36,12 +37,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     start = time.time()
-    data = workflow.load_data("mnist1d", transfer_samples=args.transfer_samples)
-    teacher, _ = workflow.train_teacher(data, epochs=args.teacher_epochs, seed=args.seed,
-                                        verbose=0, validation=None)
-    student, _ = workflow.train_student(data, teacher=teacher, family=args.student,
-                                        size=args.student_size, epochs=args.epochs,
-                                        seed=args.seed, verbose=0, validation=None)
+    config = kd.RunConfig.for_command(
+        "run", transfer_samples=args.transfer_samples, teacher_epochs=args.teacher_epochs,
+        student=args.student, student_size=args.student_size, epochs=args.epochs,
+        seed=args.seed, verbose=0)
+    data = workflow.load_data(config)
+    teacher, _ = workflow.train_teacher(data, config, validation=None)
+    student, _ = workflow.train_student(data, config, teacher=teacher, validation=None)
     train_s = time.time() - start
     test = data.batches("test", 1024)
     calibration = data.batches("train", 100).take(3)

@@ -41,6 +41,7 @@ import keras_distill as kd  # noqa: E402
 from keras_distill import data as data_lib  # noqa: E402
 from keras_distill import models as models_lib  # noqa: E402
 from keras_distill import workflow  # noqa: E402
+from keras_distill.workflow import training  # noqa: E402
 
 BATCH_SIZE, LEARNING_RATE = 64, 3e-3
 ENSEMBLE_SEED_OFFSET = 1000  # The ensemble's second teacher: a different init and data order.
@@ -100,8 +101,8 @@ def distill(data, teachers, method, family, *, epochs, seed):
         distillation_loss_weights=method.weights, student_loss_weight=method.alpha,
         temperature=method.temperature)
     # The same optimizer and schedule as `workflow.train_student`'s scratch students.
-    steps = workflow._steps(data.sizes["train"], BATCH_SIZE, epochs)
-    distiller.compile(optimizer=workflow._optimizer(LEARNING_RATE, steps),
+    steps = training.total_steps(data.sizes["train"], BATCH_SIZE, epochs)
+    distiller.compile(optimizer=training.cosine_adam(LEARNING_RATE, steps),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=["accuracy"])
     features = any(term.teacher_layer_name for term in terms)
@@ -152,15 +153,16 @@ def main(argv=None):
     rows = {f: collections.defaultdict(list) for f in families}
     for seed in range(args.seeds):
         teachers, teacher_histories = zip(*(
-            workflow.train_teacher(data, epochs=args.teacher_epochs, seed=teacher_seed, verbose=0)
+            workflow.train_teacher(data, accuracy._config(teacher_epochs=args.teacher_epochs,
+                                                 seed=teacher_seed))
             for teacher_seed in (seed, seed + ENSEMBLE_SEED_OFFSET)))
         for family in families:
             row = rows[family]
             row["teacher"].append(accuracy._final(teacher_histories[0]))
             row["2-teacher ensemble"].append(_ensemble_accuracy(teachers, data))
             row["scratch"].append(accuracy._final(workflow.train_student(
-                data, family=family, size=accuracy.FAMILIES[family], epochs=args.epochs,
-                seed=seed, verbose=0)[1]))
+                data, accuracy._config(student=family, student_size=accuracy.FAMILIES[family],
+                              epochs=args.epochs, seed=seed))[1]))
             for name in methods:
                 score, history = distill(data, teachers, METHODS[name], family,
                                          epochs=args.epochs, seed=seed)

@@ -1,5 +1,6 @@
 """keras_distill: knowledge distillation for Keras 3 on TensorFlow."""
 
+from keras_distill import config
 from keras_distill import data
 from keras_distill import distribute
 from keras_distill import export
@@ -8,6 +9,7 @@ from keras_distill import models
 from keras_distill import report
 from keras_distill import tuning
 from keras_distill import workflow
+from keras_distill.config import RunConfig
 from keras_distill.data import cache_teacher_outputs
 from keras_distill.distiller import Distiller
 from keras_distill.losses import AttentionTransfer

@@ -79,8 +79,10 @@ def test_models_save_and_reload(tmp_path):
 def test_reference_teacher_reaches_paper_cnn_accuracy_on_mnist1d():
     from keras_distill import data
     from keras_distill import workflow
+    from keras_distill.config import RunConfig
 
     loaded = data.load("mnist1d")
-    teacher, history = workflow.train_teacher(loaded, epochs=15, seed=0, verbose=0)
+    config = RunConfig.for_command("train-teacher", epochs=15, seed=0, verbose=0)
+    teacher, history = workflow.train_teacher(loaded, config)
     # The MNIST-1D paper's CNN reaches about 94%; the reference teacher must too.
     assert history["val_accuracy"][-1] >= 0.94

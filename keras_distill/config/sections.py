@@ -1,0 +1,301 @@
+"""The sections of a `RunConfig`: small frozen dataclasses that check themselves on creation.
+
+Example:
+
+>>> DistillConfig(alpha=0.3).temperature
+4.0
+>>> DistillConfig(temperature=0)
+Traceback (most recent call last):
+...
+ValueError: Invalid value for argument `temperature`. Expected a positive number. Received: temperature=0
+"""
+
+import os
+from dataclasses import dataclass
+from typing import Any
+from typing import Optional
+
+from keras_distill import distribute
+from keras_distill import models
+from keras_distill import validation
+from keras_distill.export import student as export_student
+from keras_distill.export import tflite
+from keras_distill.tuning import hypermodel
+from keras_distill.tuning import tuners
+
+# Choice lists, defined by the modules that implement them and reused by the CLI.
+COMMANDS = ("run", "train-teacher", "distill", "evaluate", "tune", "export")
+STUDENT_FAMILIES = models.FAMILIES
+STRATEGIES = distribute.STRATEGIES
+TUNERS = tuple(tuners.TUNERS)
+FORMATS = export_student.FORMATS
+QUANTIZATIONS = ("none", *(q for q in tflite.QUANTIZATIONS if q is not None))
+
+DEFAULT_OUTPUT = "keras_distill_output"
+DEFAULT_EXPORT_DIR = "saved_models"
+MODEL_PATH = "a `.keras` file or a SavedModel directory"
+
+
+def set_field(section, name, value):
+    """Stores a checked (converted) value on a frozen section, from its `__post_init__`."""
+    object.__setattr__(section, name, value)
+
+
+def optional(value, check, name, *args):
+    """`None`, or `check(value, name, *args)`: the check of a field that may be unset."""
+    return None if value is None else check(value, name, *args)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the examples come from.
+
+    Args:
+        dataset: `"mnist1d"` (built in) or a prepared tensorflow-datasets image-classification
+            name; `None` only for `export` (no evaluation data). Defaults to `"mnist1d"`.
+        data_dir: tensorflow-datasets data directory. Defaults to `None` (tfds's default).
+        transfer_samples: Unlabeled MNIST-1D examples, labeled by the teacher only, added to the
+            distilled student's data. Defaults to `0`.
+        validation_split: Fraction of the training split held out for model selection (the
+            alpha/T search). Defaults to `0.2`.
+    """
+
+    dataset: Optional[str] = "mnist1d"
+    data_dir: Optional[str] = None
+    transfer_samples: int = 0
+    validation_split: float = 0.2
+
+    def __post_init__(self):
+        if self.dataset is not None and (not isinstance(self.dataset, str) or not self.dataset):
+            raise validation.invalid("dataset", "'mnist1d' or a tensorflow-datasets name such "
+                                     "as 'mnist'", self.dataset)
+        set_field(self, "data_dir", optional(self.data_dir, validation.check_directory_path,
+                                         "data_dir"))
+        set_field(self, "transfer_samples",
+             validation.check_non_negative_int(self.transfer_samples, "transfer_samples"))
+        set_field(self, "validation_split",
+             validation.check_open_fraction(self.validation_split, "validation_split"))
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """The teacher: a saved model, or the reference teacher trained (or reused) by the run.
+
+    Args:
+        path: A `.keras`/`.h5` file or a SavedModel directory. Defaults to `None`: reuse the
+            reference teacher an earlier run trained into the output with the same settings,
+            or train it.
+        epochs: Epochs of the reference teacher. Defaults to `30`.
+        retrain: Train the reference teacher even if one is cached. Defaults to `False`.
+        family: `"mlp"`, `"cnn"` or `"gru"` for `train-teacher`. Defaults to `None`: the
+            reference CNN.
+        width: Width of `family`. Defaults to `None` (the family's default).
+        depth: Depth of `family`. Defaults to `None` (the family's default).
+    """
+
+    path: Optional[str] = None
+    epochs: int = 30
+    retrain: bool = False
+    family: Optional[str] = None
+    width: Optional[int] = None
+    depth: Optional[int] = None
+
+    def __post_init__(self):
+        set_field(self, "path", optional(self.path, validation.check_existing_path, "teacher",
+                                         MODEL_PATH))
+        set_field(self, "epochs", validation.check_positive_int(self.epochs, "teacher_epochs"))
+        validation.check_bool(self.retrain, "retrain_teacher")
+        if self.family is not None:
+            validation.check_choice(self.family, STUDENT_FAMILIES, "family")
+        set_field(self, "width", optional(self.width, validation.check_positive_int, "width"))
+        set_field(self, "depth", optional(self.depth, validation.check_positive_int, "depth"))
+
+
+@dataclass(frozen=True)
+class StudentConfig:
+    """The student: a reference family and size (or saved students, for `evaluate`).
+
+    Args:
+        family: `"mlp"`, `"cnn"` or `"gru"`. Defaults to `"cnn"`.
+        size: Width multiplier of the reference student. Defaults to `1.0`.
+        epochs: Epochs of the scratch and the distilled student (the same for both).
+            Defaults to `30`.
+        path: A saved distilled student (`evaluate`). Defaults to `None`.
+        scratch_path: A saved student trained from scratch (`evaluate`). Defaults to `None`.
+    """
+
+    family: str = "cnn"
+    size: float = 1.0
+    epochs: int = 30
+    path: Optional[str] = None
+    scratch_path: Optional[str] = None
+
+    def __post_init__(self):
+        validation.check_choice(self.family, STUDENT_FAMILIES, "student")
+        set_field(self, "size", validation.check_positive(self.size, "student_size"))
+        set_field(self, "epochs", validation.check_positive_int(self.epochs, "epochs"))
+        set_field(self, "path", optional(self.path, validation.check_existing_path, "student",
+                                         MODEL_PATH))
+        set_field(self, "scratch_path", optional(self.scratch_path, validation.check_existing_path,
+                                                 "scratch", MODEL_PATH))
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """The distillation loss and how the teacher is run.
+
+    Args:
+        alpha: Weight of the hard-label loss, in [0, 1]. Defaults to `0.5`.
+        temperature: Softmax temperature, > 0. Defaults to `4.0`.
+        cache_teacher: Run the teacher once and carry its outputs in the input pipeline.
+            Defaults to `True`.
+        backup_dir: `keras.callbacks.BackupAndRestore` directory of the distillation `fit`.
+            Defaults to `None`.
+    """
+
+    alpha: float = 0.5
+    temperature: float = 4.0
+    cache_teacher: bool = True
+    backup_dir: Optional[str] = None
+
+    def __post_init__(self):
+        set_field(self, "alpha", validation.check_fraction(self.alpha, "alpha"))
+        set_field(self, "temperature", validation.check_positive(self.temperature, "temperature"))
+        validation.check_bool(self.cache_teacher, "cache_teacher")
+        set_field(self, "backup_dir",
+             optional(self.backup_dir, validation.check_directory_path, "backup_dir"))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What every model of a run shares, so the comparison is fair.
+
+    Args:
+        batch_size: Batch size (the global batch under a strategy). Defaults to `64`.
+        learning_rate: Peak learning rate of Adam with cosine decay. Defaults to `3e-3`.
+        seed: Seed of weights and shuffling (the same for both students). Defaults to `0`.
+        strategy: `None` (Keras's default placement), a name of `STRATEGIES`, or a
+            `tf.distribute.Strategy`. Defaults to `None`.
+    """
+
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    seed: int = 0
+    strategy: Any = None
+
+    def __post_init__(self):
+        set_field(self, "batch_size", validation.check_positive_int(self.batch_size, "batch_size"))
+        set_field(self, "learning_rate",
+             validation.check_positive(self.learning_rate, "learning_rate"))
+        set_field(self, "seed", validation.check_non_negative_int(self.seed, "seed"))
+        if isinstance(self.strategy, str):
+            validation.check_choice(self.strategy, STRATEGIES, "strategy")
+        elif self.strategy is not None and not hasattr(self.strategy, "scope"):
+            raise validation.invalid("strategy", "None, a name of " + ", ".join(
+                repr(s) for s in STRATEGIES) + " or a tf.distribute.Strategy", self.strategy)
+
+
+def _range(value, name, low, high=None, log=False):
+    """A search range from the command line (`"0,1"`, `"2|8"`, `"4"`) or Python, checked."""
+    if isinstance(value, str):
+        value = hypermodel.parse_range(value, name)
+    hypermodel.check_range(value, name, low, high, log)
+    return value
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """The alpha/T search on a validation split held out of training (never the test split).
+
+    Args:
+        trials: Number of trials; `0` (in `run`) takes alpha/T as given. Defaults to `0`
+            (`8` for the `tune` command).
+        epochs: Epochs per trial, and of the two students compared on validation. Defaults to
+            `None`: the students' epochs (`5` for the `tune` command).
+        final_epochs: `tune`: epochs of the best configuration's retraining, `0` to skip.
+            Defaults to `None`: `epochs`.
+        tuner: `"random"`, `"bayesian"` or `"hyperband"`. Defaults to `"random"`.
+        alpha: A number, a `(min, max)` range or a list of choices (or the command line's
+            `"0,1"`, `"0.1|0.5"`). Defaults to `(0.0, 1.0)`.
+        temperature: The same for T, log-sampled. Defaults to `(1.0, 20.0)`.
+    """
+
+    trials: int = 0
+    epochs: Optional[int] = None
+    final_epochs: Optional[int] = None
+    tuner: str = "random"
+    alpha: Any = (0.0, 1.0)
+    temperature: Any = (1.0, 20.0)
+
+    def __post_init__(self):
+        set_field(self, "trials", validation.check_non_negative_int(self.trials, "trials"))
+        set_field(self, "epochs",
+                  optional(self.epochs, validation.check_positive_int, "tune_epochs"))
+        set_field(self, "final_epochs", optional(self.final_epochs,
+                                             validation.check_non_negative_int, "final_epochs"))
+        validation.check_choice(self.tuner, TUNERS, "tuner")
+        set_field(self, "alpha", _range(self.alpha, "alpha", 0.0, 1.0))
+        set_field(self, "temperature", _range(self.temperature, "temperature", 0.0, log=True))
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Export of the student: a SavedModel for TF Serving and `.tflite` files.
+
+    Args:
+        dir: `run`: parent of `<dataset>_student/`; `export`: the artifacts' directory.
+            `None` skips the export in `run`. Defaults to `"saved_models"`.
+        verify: Reload the SavedModel in a fresh process and compare. Defaults to `True`.
+        model: `export`: the `.keras` file to export. Defaults to `None`.
+        formats: `"saved_model"` and/or `"tflite"` (`export`). Defaults to both.
+        quantization: `.tflite` quantization, `"none"`, `"float16"`, `"dynamic"` or `"int8"`
+            (`export`; int8 needs a dataset to calibrate). Defaults to `"none"`.
+        min_agreement: Lowest top-1 agreement of a quantized `.tflite` with the Keras model.
+            Defaults to `0.98`.
+        version: SavedModel version. Defaults to `None`: the next one.
+        overwrite: Replace an existing version or `.tflite` file (`export`). Defaults to `False`.
+        calibration_examples: Training examples that calibrate int8. Defaults to `500`.
+    """
+
+    dir: Optional[str] = DEFAULT_EXPORT_DIR
+    verify: bool = True
+    model: Optional[str] = None
+    formats: tuple = FORMATS
+    quantization: str = "none"
+    min_agreement: float = 0.98
+    version: Optional[int] = None
+    overwrite: bool = False
+    calibration_examples: int = 500
+
+    def __post_init__(self):
+        set_field(self, "dir", optional(self.dir, validation.check_directory_path, "export_dir"))
+        validation.check_bool(self.verify, "verify")
+        if self.model is not None:
+            set_field(self, "model", validation.check_existing_path(self.model, "model",
+                                                               "a `.keras` file"))
+            if not os.path.isfile(self.model):
+                raise validation.invalid("model", "the path of a `.keras` file", self.model,
+                                         "It is a directory")
+        formats = (self.formats,) if isinstance(self.formats, str) else tuple(self.formats)
+        if not formats:
+            raise validation.invalid("formats", "one or more of " + ", ".join(FORMATS), formats)
+        for name in formats:
+            validation.check_choice(name, FORMATS, "formats")
+        set_field(self, "formats", formats)
+        validation.check_choice("none" if self.quantization is None else self.quantization,
+                                QUANTIZATIONS, "quantization")
+        if self.quantization not in (None, "none") and "tflite" not in formats:
+            raise validation.invalid("quantization", "it only with the `tflite` format",
+                                     self.quantization, f"Formats: {list(formats)}")
+        set_field(self, "min_agreement", validation.check_fraction(self.min_agreement,
+                                                              "min_agreement"))
+        set_field(self, "version",
+                  optional(self.version, validation.check_positive_int, "version"))
+        validation.check_bool(self.overwrite, "overwrite")
+        set_field(self, "calibration_examples", validation.check_positive_int(
+            self.calibration_examples, "calibration_examples"))
+
+    @property
+    def tflite_quantization(self):
+        """`quantization` as `keras_distill.export` takes it: `None` for float32."""
+        return None if self.quantization in (None, "none") else self.quantization

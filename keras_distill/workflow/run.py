@@ -1,0 +1,96 @@
+"""The main job: teacher, scratch student, distilled student, comparison, export, report."""
+
+import os
+import time
+
+from keras_distill import io
+from keras_distill.workflow import compare
+from keras_distill.workflow import export as export_stage
+from keras_distill.workflow import setup
+from keras_distill.workflow import students
+from keras_distill.workflow import teacher as teacher_stage
+from keras_distill.workflow import tune as tune_stage
+
+
+def run(config=None, *, log=print, measure_kwargs=None, **values):
+    """The `keras-distill run` command: the whole story on one dataset.
+
+    1. Everything is checked first: the config, the strategy, the directories, the data and the
+       user's teacher, before any model trains.
+    2. The teacher: the user's, or the reference teacher (reused from `config.output` when an
+       earlier run trained it with the same settings).
+    3. With `config.tune.trials`, alpha/T are chosen by a search on a validation split held out
+       of training, where the tuned student is also compared with the scratch student.
+    4. The scratch and the distilled student, trained the same way; both saved to the output.
+    5. Teacher, scratch and distilled measured on the test split; the distilled student exported
+       (SavedModel, `.tflite` float32 and int8) into `<export.dir>/<dataset>_student/`, each
+       artifact measured; the report written (`report.json`, `.md`, `.png`).
+
+    Args:
+        config: A `RunConfig`, or `None` for `run`'s defaults. Defaults to `None`.
+        log: Called with one line per stage. Defaults to `print`.
+        measure_kwargs: Passed to `keras_distill.report.measure_model`. Defaults to `None`.
+        **values: Keyword names applied to the config (`epochs`, `alpha`, `teacher`, ...).
+
+    Returns:
+        The `keras_distill.report.Report` (also written to `config.output`).
+    """
+    started = time.perf_counter()
+    config = setup.command_config("run", config, values)
+    strategy = setup.resolve_strategy(
+        config, plain_fit="run the whole job (the teacher and the scratch student)")
+    setup.prepare_directories(config)
+    data = setup.load_data(config)
+    tune_data = setup.load_data(config, validation_split=True) if config.tune.trials else None
+    log(setup.describe_data(data))
+    teacher, teacher_history = teacher_stage.obtain_teacher(data, config, strategy=strategy,
+                                                            log=log)
+    tuning = None
+    if config.tune.trials:
+        tuning = tune_stage.choose_alpha_temperature(tune_data, teacher, config, log=log)
+        config = config.replace(alpha=tuning["alpha"], temperature=tuning["temperature"])
+    log(f"scratch: training the {config.student.family} student from scratch, "
+        f"{config.student.epochs} epochs")
+    scratch, scratch_history = students.train_student(data, config, strategy=strategy)
+    log(students.describe_distillation(data, config))
+    distilled, distilled_history = students.train_student(data, config, teacher=teacher,
+                                                          strategy=strategy)
+    io.save_model(scratch, os.path.join(config.output, setup.SCRATCH_FILE))
+    io.save_model(distilled, os.path.join(config.output, setup.STUDENT_FILE))
+    log("evaluating: accuracy, agreement, size, CPU latency (batch 1) and throughput")
+    histories = {"teacher": teacher_history, "scratch": scratch_history,
+                 "distilled": distilled_history}
+    meta = {"config": _report_config(config, strategy), "curves_split": "test"}
+    report = compare.evaluate({"teacher": teacher, "scratch": scratch, "distilled": distilled},
+                              data, histories={k: v for k, v in histories.items() if v},
+                              meta=meta, **(measure_kwargs or {}))
+    if tuning is not None:
+        report.meta["tuning"] = tuning
+        report.row("distilled")["note"] = tuning["text"]
+    if config.export.dir is not None:
+        export_stage.export_artifacts(
+            distilled, data, os.path.join(config.export.dir, f"{data.name}_student"), report,
+            config, log=log)
+    report.meta["wall_time_s"] = round(time.perf_counter() - started, 1)
+    paths = report.write(config.output)
+    log(f"report: {', '.join(paths.values())}")
+    return report
+
+
+def _report_config(config, strategy):
+    """The settings that shaped the comparison, one level deep, for the report's header."""
+    settings = {"teacher": config.teacher.path or "reference cnn",
+                "student": config.student.family, "student_size": config.student.size,
+                "epochs": config.student.epochs, "teacher_epochs": config.teacher.epochs,
+                "batch_size": config.train.batch_size, "alpha": config.distill.alpha,
+                "temperature": config.distill.temperature, "seed": config.train.seed,
+                "learning_rate": config.train.learning_rate,
+                "cache_teacher": config.distill.cache_teacher,
+                "transfer_samples": config.data.transfer_samples}
+    if config.tune.trials:
+        settings.update(tune=config.tune.trials, tuner=config.tune.tuner,
+                        validation_split=config.data.validation_split)
+    if strategy is not None:
+        settings.update(strategy=type(strategy).__name__,
+                        replicas=strategy.num_replicas_in_sync)
+    return settings

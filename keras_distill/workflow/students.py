@@ -1,0 +1,121 @@
+"""The student stage: the reference student trained from scratch, or distilled from a teacher,
+the same way (same initial weights, data, epochs, optimizer and schedule) so they compare fairly.
+"""
+
+import os
+
+import keras
+
+from keras_distill import distribute
+from keras_distill import io
+from keras_distill import models as models_lib
+from keras_distill.data import cache as cache_lib
+from keras_distill.distiller import Distiller
+from keras_distill.workflow import setup
+from keras_distill.workflow import teacher as teacher_stage
+from keras_distill.workflow import training
+
+
+def build_student(data, config, strategy=None):
+    """The reference student of `config.student` for `data`, seeded with `config.train.seed`."""
+    with training.strategy_scope(strategy):
+        return models_lib.reference_student(
+            config.student.family, data.input_shape, data.num_classes, size=config.student.size,
+            input_name=data.feature_name, seed=config.train.seed)
+
+
+def train_student(data, config, *, teacher=None, strategy=None, validation="test"):
+    """Trains the reference student from scratch (`teacher=None`) or distilled from `teacher`.
+
+    Both kinds start from the same weights for the same seed, see the same labeled examples in
+    the same number of epochs, and use the same optimizer (Adam, cosine decay). The distilled
+    one also sees `data.transfer` (unlabeled, labeled by the teacher only) when `data` has one
+    and `config.data.transfer_samples` asks for it.
+
+    Args:
+        data: A `ClassificationData`.
+        config: A `RunConfig`: `student`, `distill` (alpha, T, cached outputs, backup
+            directory), `train` and `verbose`.
+        teacher: The teacher `keras.Model`, or `None` to train from scratch. Defaults to `None`.
+        strategy: A resolved `tf.distribute.Strategy` or `None`: the student (and a copy of the
+            teacher, if it lives elsewhere) are created in its scope. Defaults to `None`.
+        validation: Split whose accuracy is recorded per epoch, or `None`. Defaults to `"test"`.
+
+    Returns:
+        `(student, history)`.
+    """
+    train, epochs = config.train, config.student.epochs
+    drop = strategy is not None
+    validation_data = data.batches(validation, 1024) if validation else None
+    student = build_student(data, config, strategy)
+    if teacher is None:
+        steps = training.total_steps(data.sizes.get("train", 0), train.batch_size, epochs)
+        with training.strategy_scope(strategy):
+            student.compile(optimizer=training.cosine_adam(train.learning_rate, steps),
+                            loss=training.classification_loss(), metrics=["accuracy"])
+        history = student.fit(
+            data.batches("train", train.batch_size, seed=train.seed, drop_remainder=drop),
+            epochs=epochs, verbose=config.verbose, validation_data=validation_data,
+            shuffle=False)
+        return student, training.history_dict(history)
+    teacher = training.copy_into_scope(teacher, strategy)
+    with_transfer = data.transfer is not None and config.data.transfer_samples > 0
+    examples = data.sizes.get("train", 0) + (data.sizes.get("transfer", 0) if with_transfer else 0)
+    with training.strategy_scope(strategy):
+        distiller = Distiller(student=student, teacher=teacher).compile(
+            optimizer=training.cosine_adam(train.learning_rate,
+                                           training.total_steps(examples, train.batch_size,
+                                                                epochs)),
+            metrics=["accuracy"], student_loss_fn=training.classification_loss(),
+            alpha=config.distill.alpha, temperature=config.distill.temperature,
+        )
+    if config.distill.cache_teacher:
+        source = data.batches("train", 1024, shuffle=False, with_transfer=with_transfer)
+        train_data = cache_lib.cache_teacher_outputs(
+            teacher, source, batch_size=train.batch_size, shuffle=True, seed=train.seed,
+            drop_remainder=drop)
+    else:
+        train_data = data.batches("train", train.batch_size, seed=train.seed,
+                                  with_transfer=with_transfer, drop_remainder=drop)
+    backup_dir = config.distill.backup_dir
+    callbacks = [keras.callbacks.BackupAndRestore(backup_dir)] if backup_dir else []
+    history = distiller.fit(train_data, epochs=epochs, verbose=config.verbose, shuffle=False,
+                            validation_data=validation_data, callbacks=callbacks)
+    return student, training.history_dict(history)
+
+
+def describe_distillation(data, config, strategy=None):
+    """One line: `"distilling: 30 epochs, alpha=0.5, T=4, cached teacher outputs"`."""
+    mode = "cached teacher outputs" if config.distill.cache_teacher else "online teacher"
+    extra = (f", {data.sizes['transfer']:,} unlabeled transfer examples"
+             if data.transfer is not None and config.data.transfer_samples else "")
+    replicas = f", {strategy.num_replicas_in_sync} replica(s)" if strategy is not None else ""
+    return (f"distilling: {config.student.epochs} epochs, alpha={config.distill.alpha:.4g}, "
+            f"T={config.distill.temperature:.4g}, {mode}{extra}{replicas}")
+
+
+def distill(config=None, *, log=print, **values):
+    """The `keras-distill distill` command: distills the reference student from a saved teacher
+    and saves `output/student.keras` (written by the chief only).
+
+    Args:
+        config: A `RunConfig` with `teacher.path`, or `None` for `distill`'s defaults.
+            Defaults to `None`.
+        log: Called with one line per stage. Defaults to `print`.
+        **values: Keyword names applied to the config (`teacher`, `epochs`, `alpha`, ...).
+
+    Returns:
+        `(student, history, path)`.
+    """
+    config = setup.command_config("distill", config, values)
+    strategy = setup.resolve_strategy(config)
+    setup.prepare_directories(config)
+    data = setup.load_data(config)
+    teacher, _ = teacher_stage.obtain_teacher(data, config, strategy=strategy, log=log)
+    log(describe_distillation(data, config, strategy))
+    student, history = train_student(data, config, teacher=teacher, strategy=strategy)
+    path = os.path.join(config.output, setup.STUDENT_FILE)
+    with distribute.chief_output_dir(config.output, strategy) as directory:
+        io.save_model(student, os.path.join(directory, setup.STUDENT_FILE))
+    log(f"distilled student: test accuracy {history['val_accuracy'][-1]:.1%}, saved to {path}")
+    return student, history, path

@@ -1,0 +1,64 @@
+"""Training helpers every stage shares, so every model of a run is trained the same way."""
+
+import contextlib
+
+import keras
+
+from keras_distill import distribute
+
+
+def cosine_adam(learning_rate, steps):
+    """Adam with a cosine decay over `steps`: the optimizer of every model of a run.
+
+    Example:
+
+    >>> optimizer = cosine_adam(1e-3, 100)
+    >>> round(float(optimizer.learning_rate), 6)   # The peak, before the first step.
+    0.001
+    """
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, steps))
+    return keras.optimizers.Adam(schedule)
+
+
+def total_steps(examples, batch_size, epochs):
+    """Optimizer steps of `epochs` over `examples` in batches of `batch_size` (last one partial).
+
+    Example:
+
+    >>> total_steps(100, 32, 2)
+    8
+    """
+    return -(-max(examples, 1) // batch_size) * epochs
+
+
+def history_dict(history):
+    """`History.history` as plain floats, ready for JSON."""
+    return {k: [float(v) for v in values] for k, values in history.history.items()}
+
+
+def strategy_scope(strategy):
+    """`strategy.scope()`, or a context that does nothing when `strategy` is `None`."""
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def copy_into_scope(model, strategy):
+    """`model`, or a copy of it created in `strategy`'s scope if its variables live elsewhere."""
+    if strategy is None or all(
+            distribute.variable_strategy(v) is strategy for v in model.variables):
+        return model
+    try:
+        with strategy.scope():
+            copy = keras.models.clone_model(model)
+            copy.set_weights(model.get_weights())
+    except Exception as error:  # Keras raises many kinds for a model it cannot clone.
+        raise ValueError(
+            f"Cannot copy the {model.name!r} model into the `{type(strategy).__name__}` scope "
+            f"({type(error).__name__}: {str(error).splitlines()[0][:200]}). Under a strategy, "
+            "pass the teacher as a `.keras` file."
+        ) from None
+    return copy
+
+
+def classification_loss():
+    """The hard-label loss of every model: sparse categorical cross-entropy on logits."""
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
