@@ -154,6 +154,18 @@ def test_bad_input_exits_non_zero_without_traceback(capsys, tmp_path, argv, mess
     assert status == 2 and message in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--alpha", "2"], "Received: alpha=2.0"),
+    (["--temperature", "0"], "Received: temperature=0.0"),
+    (["--tune", "2", "--tuner", "grid"], "invalid choice: 'grid'"),
+])
+def test_bad_values_fail_before_anything_is_trained_or_written(capsys, tmp_path, flags, message):
+    output = tmp_path / "out"
+    status, out, err = _main(capsys, "run", "--output", str(output), *flags)
+    assert status == 2 and message in err and "Traceback" not in err, err
+    assert out == "" and not output.exists()
+
+
 def test_output_that_is_a_file(capsys, tmp_path):
     path = tmp_path / "file"
     path.write_text("x")
@@ -267,7 +279,8 @@ def test_distill_under_mirrored_strategy_with_backup(capsys, tmp_path, teacher_p
     (["tune", "--alpha", "0,2"], "Received: alpha=(0.0, 2.0)"),
     (["tune", "--temperature", "hot"], "Received: temperature='hot'"),
     (["tune", "--trials", "0"], "Received: trials=0"),
-    (["export", "--model", "{file}/m.keras", "--output", "{file}2"], "(no such file)"),
+    (["export", "--model", "{file}/m.keras", "--output", "{file}2"],
+     "(no such file or directory)"),
 ])
 def test_bad_tune_export_strategy_flags_exit_2(capsys, tmp_path, teacher_path, two_replicas,
                                                 argv, message):

@@ -138,7 +138,8 @@ def test_save_and_load_model(tmp_path):
 
 
 def test_load_model_errors(tmp_path):
-    with pytest.raises(ValueError, match=r"`teacher`. Expected the path of .*No such file"):
+    with pytest.raises(ValueError,
+                       match=r"`teacher`. Expected the path of .*\(no such file or directory\)"):
         io.load_model(str(tmp_path / "missing.keras"), role="teacher")
     (tmp_path / "notes.keras").write_text("not a model")
     with pytest.raises(ValueError, match=r"`teacher`.*could not be loaded as a model"):

@@ -109,6 +109,7 @@ def test_check_existing_path(tmp_path):
     assert validation.check_existing_path(tmp_path / "m.keras", "teacher") == str(
         tmp_path / "m.keras")
     with pytest.raises(ValueError, match=r"`teacher`. Expected the path of a `.keras` file. "
-                                         r"Received: teacher='.*missing.keras'. No such file"):
+                                         r"Received: teacher='.*missing.keras' "
+                                         r"\(no such file or directory\)"):
         validation.check_existing_path(str(tmp_path / "missing.keras"), "teacher",
                                        "a `.keras` file")
