@@ -74,7 +74,9 @@ def main(argv=None):
     parser.add_argument("--families", default="mlp,cnn")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    data = data_lib.load("mnist1d", validation_split=0.1, transfer_samples=args.transfer_samples)
+    data = data_lib.load("mnist1d", validation_split=0.1)
+    with_transfer = data_lib.load("mnist1d", validation_split=0.1,
+                                  transfer_samples=args.transfer_samples)
     print(f"MNIST-1D: {data.sizes}; {args.seeds} seeds; students {args.epochs} epochs, "
           f"teacher {args.teacher_epochs} epochs; Adam 3e-3 with cosine decay, batch 64",
           flush=True)
@@ -114,7 +116,7 @@ def main(argv=None):
                 teacher=model)[1]))
             if args.transfer_samples:
                 rows["transfer"].append(_final(workflow.train_student(
-                    data, _config(alpha=0.0, temperature=args.transfer_temperature, seed=seed,
+                    with_transfer, _config(alpha=0.0, temperature=args.transfer_temperature, seed=seed,
                                   transfer_samples=args.transfer_samples, **common),
                     teacher=model)[1]))
             print(f"  seed {seed}: " + ", ".join(f"{k} {v[-1]:.1%}" for k, v in rows.items()

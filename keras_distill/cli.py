@@ -12,18 +12,17 @@
         --dataset mnist1d --output exported
     keras-distill distill --teacher teacher.keras --strategy mirrored --backup-dir backup
 
-Every flag's destination is a keyword name of `RunConfig.for_command` and its default is the
-config's: defaults, choices and checks live in `keras_distill.config`, not here. User errors
+Every flag's destination is a keyword name of `RunConfig.resolve` and its default is the
+config's: defaults, choices and checks live in `keras_distill.config`, not here. `--config FILE`
+reads a TOML config first and `--set section.key=value` overrides any key last. User errors
 (bad names, paths, values) print one `error:` line and exit with status 2.
 """
 
 import argparse
-import os
 import sys
 
 from keras_distill import config as config_lib
 from keras_distill import report as report_lib
-from keras_distill import tuning
 from keras_distill import workflow
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, FileExistsError,
@@ -41,12 +40,23 @@ def _flag(parser, flag, help, **kwargs):
 
 def _data_flags(parser, output=True):
     _flag(parser, "--dataset",
-          "'mnist1d' (built in, generated locally) or a tensorflow-datasets image-classification "
-          "name, e.g. mnist, fashion_mnist, cifar10 (default: {default})")
+          "'mnist1d' (built in, generated locally); your own data: a folder of class "
+          "subfolders of images (PNG, JPEG, BMP, GIF), an .npz (x, y, optional x_test, y_test, "
+          "x_unlabeled), a folder of .npy files (x.npy, y.npy, ...), a .csv (numeric features "
+          "and --label-column); or a prepared tensorflow-datasets name, e.g. mnist "
+          "(default: {default})")
     _flag(parser, "--data-dir", "tensorflow-datasets data directory holding the prepared dataset "
           "(nothing is downloaded; default: tfds's default)")
+    _flag(parser, "--label-column", "label column of a CSV (default: {default})")
+    _flag(parser, "--features", "input and label features of a tfds dataset without supervised "
+          "keys, e.g. image,label (default: its one image and one class label)")
+    _flag(parser, "--image-size", "resize images to HEIGHT,WIDTH, e.g. 64,64 (default: keep "
+          "their size, which must be the same for all)")
+    _flag(parser, "--test-split", "fraction held out as the test split when the data has none "
+          "(seeded, recorded in the report; default: {default})", type=float)
     if output:
-        _flag(parser, "--output", "output directory (default: {default})")
+        _flag(parser, "--output", "output directory: each command writes a new run directory "
+              "in it, and OUTPUT/latest points at the newest (default: {default})")
 
 
 def _training_flags(parser):
@@ -60,8 +70,9 @@ def _training_flags(parser):
 
 
 def _student_flags(parser, distill=True):
-    _flag(parser, "--student", "student family (default: {default})",
-          choices=config_lib.STUDENT_FAMILIES)
+    _flag(parser, "--student", "student: a reference family (mlp, cnn, gru) or a "
+          "keras.applications model built untrained at the data's resolution "
+          "(default: {default})", choices=config_lib.STUDENT_FAMILIES)
     _flag(parser, "--student-size",
           "width multiplier of the reference student (default: {default})", type=float)
     if not distill:
@@ -73,6 +84,9 @@ def _student_flags(parser, distill=True):
                 "(default: on; turn off for random augmentation)")
     _flag(parser, "--transfer-samples", "unlabeled MNIST-1D examples, labeled by the teacher "
           "only, added to the distilled student's data (default: {default})", type=int)
+    _flag(parser, "--unlabeled", "your unlabeled inputs, labeled by the teacher only, added to "
+          "the distilled student's data: a folder of images, an .npz with x, an .npy, or a CSV "
+          "without the label column (default: none)")
 
 
 def _cache_flag(parser, help):
@@ -80,11 +94,23 @@ def _cache_flag(parser, help):
 
 
 def _teacher_flags(parser):
-    _flag(parser, "--teacher", "teacher .keras file or SavedModel directory (default: reuse the "
-          "reference teacher cached in --output, or train it)")
+    _flag(parser, "--teacher", "teacher .keras/.h5 file, SavedModel directory (with "
+          "--trust-savedmodel), or a keras.applications name such as resnet50 (with "
+          "--teacher-weights) (default: reuse the reference teacher cached in --output, or "
+          "train it)")
+    _flag(parser, "--teacher-weights", "trained weights (.weights.h5) of a keras.applications "
+          "teacher")
     _flag(parser, "--teacher-epochs", "epochs of the reference teacher (default: {default})",
           type=int)
     _flag(parser, "--retrain-teacher", "train the reference teacher even if one is cached",
+          action="store_true")
+    _trust_flag(parser)
+
+
+def _trust_flag(parser):
+    _flag(parser, "--trust-savedmodel", "allow a SavedModel directory as a model: it is code "
+          "that runs with the model (it can, for example, write files), so load only one you "
+          "trust (default: refused; .keras and .h5 files load in Keras's safe mode)",
           action="store_true")
 
 
@@ -101,6 +127,13 @@ def _strategy_flags(parser, backup=True):
 def _subparser(sub, command, help, description):
     parser = sub.add_parser(command, help=help, description=description)
     parser.command = command
+    parser.add_argument("--config", default=None, metavar="FILE.toml",
+                        help="read settings from a TOML file (keys: the sections of "
+                             "keras_distill.RunConfig; every run writes its own as config.toml); "
+                             "flags given here override it")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override one config key, e.g. --set distill.alpha=0.7 (repeat "
+                             "for several; applied last)")
     return parser
 
 
@@ -122,9 +155,10 @@ def build_parser():
     _training_flags(run)
     _student_flags(run)
     _teacher_flags(run)
-    _flag(run, "--export-dir", "parent of the SavedModel export (default: {default})")
-    _flag(run, "--no-export", "skip the SavedModel export", dest="export_dir",
-          action="store_const", const=None)
+    _flag(run, "--no-export", "skip the export (SavedModel and .tflite files in the run's "
+          "export/ directory)", dest="export", action="store_false")
+    _flag(run, "--publish", "also publish the run's SavedModel as the next version of this TF "
+          "Serving base path, e.g. saved_models/mnist1d_student (default: not published)")
     _flag(run, "--tune", "choose alpha/T with an N-trial search on a validation split held out "
           "of training, compared there with the scratch student; --alpha and --temperature are "
           "then ignored (default: no search)", type=int, metavar="N")
@@ -137,7 +171,8 @@ def build_parser():
                          "Train the reference teacher and save OUTPUT/teacher.keras.")
     _data_flags(teacher)
     _training_flags(teacher)
-    _flag(teacher, "--family", "teacher family (default: the reference CNN)",
+    _flag(teacher, "--family", "teacher family or keras.applications model (default: the "
+          "reference CNN)",
           choices=config_lib.STUDENT_FAMILIES)
     _flag(teacher, "--width", "teacher width", type=int)
     _flag(teacher, "--depth", "teacher depth", type=int)
@@ -149,7 +184,12 @@ def build_parser():
     _data_flags(distill)
     _training_flags(distill)
     _student_flags(distill)
-    _flag(distill, "--teacher", "teacher .keras file or SavedModel directory", required=True)
+    _flag(distill, "--teacher", "teacher .keras/.h5 file, SavedModel directory (with "
+          "--trust-savedmodel), or a keras.applications name (with --teacher-weights)",
+          required=True)
+    _flag(distill, "--teacher-weights", "trained weights (.weights.h5) of a keras.applications "
+          "teacher")
+    _trust_flag(distill)
     _strategy_flags(distill)
 
     tune = _subparser(sub, "tune", "search alpha/T on a validation split held out of training",
@@ -184,10 +224,10 @@ def build_parser():
     _flag(export, "--quantization", ".tflite quantization; int8 needs --dataset for calibration "
           "(default: {default})", choices=config_lib.QUANTIZATIONS)
     _flag(export, "--output", "directory of the artifacts", required=True)
-    _flag(export, "--dataset", "dataset whose test split measures agreement and accuracy and "
-          "whose first 500 training examples calibrate int8 (default: none, agreement on "
-          "synthetic inputs)")
-    _flag(export, "--data-dir", "tensorflow-datasets data directory")
+    export.description += (" With --dataset, its test split measures agreement and accuracy "
+                           "and its first training examples calibrate int8; without it, "
+                           "agreement is measured on synthetic inputs.")
+    _data_flags(export, output=False)
     _flag(export, "--min-agreement", "lowest top-1 agreement of a quantized .tflite with the "
           "Keras model (default: {default})", type=float)
     _flag(export, "--version", "SavedModel version (default: the next one)", type=int)
@@ -203,6 +243,7 @@ def build_parser():
     _flag(evaluate, "--teacher", "teacher .keras file or SavedModel", required=True)
     _flag(evaluate, "--student", "distilled student .keras file", required=True)
     _flag(evaluate, "--scratch", "student trained from scratch, for the distillation verdict")
+    _trust_flag(evaluate)
 
     report = sub.add_parser("report", help="print and re-render an existing report",
                             description="Print the table of OUTPUT/report.json and rewrite "
@@ -239,8 +280,6 @@ def _tune(config):
     best = result.best_hyperparameters.values
     print("\nbest: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                   for k, v in best.items()))
-    print(f"results: {os.path.join(config.output, tuning.results.TEXT_NAME)}, "
-          f"{os.path.join(config.output, tuning.results.CSV_NAME)}")
 
 
 def _export(config):
@@ -277,7 +316,9 @@ def main(argv=None):
         if command == "report":
             _report(values["output"])
         else:
-            COMMANDS[command](config_lib.RunConfig.for_command(command, **values))
+            file, overrides = values.pop("config"), values.pop("set")
+            COMMANDS[command](config_lib.RunConfig.resolve(command, file=file,
+                                                           overrides=overrides, **values))
     except USER_ERRORS as error:
         print(f"keras-distill {command}: error: {error}", file=sys.stderr)
         return 2

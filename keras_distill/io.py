@@ -180,8 +180,12 @@ def _load_saved_model(path):
                        name="saved_model")
 
 
-def load_model(path, role="model", data=None):
+def load_model(path, role="model", data=None, *, trust_savedmodel=False):
     """Loads a model from a `.keras`/`.h5` file or a SavedModel directory, checked against `data`.
+
+    `.keras` and `.h5` files load in Keras's safe mode (a `Lambda` layer's Python code is
+    refused). A SavedModel directory is code: its graph runs whatever ops it holds (writing
+    files, for one) whenever the model runs, so it loads only with `trust_savedmodel=True`.
 
     Args:
         path: A `.keras` (or `.h5`) file, or a SavedModel directory.
@@ -189,6 +193,7 @@ def load_model(path, role="model", data=None):
             Defaults to `"model"`.
         data: A `ClassificationData` the model must fit (input shape, class count).
             Defaults to `None`: no check.
+        trust_savedmodel: Allow a SavedModel directory. Defaults to `False`.
 
     Returns:
         A `keras.Model`.
@@ -206,6 +211,12 @@ def load_model(path, role="model", data=None):
     import keras
 
     path = validation.check_existing_path(path, role, "a `.keras` file or a SavedModel directory")
+    if os.path.isdir(path) and not trust_savedmodel:
+        raise validation.invalid(
+            role, "a `.keras` file, or a SavedModel directory you trust", path,
+            "A SavedModel is code: its graph runs when the model runs and can, for example, "
+            "write files. Load it only if you trust its source, with `--trust-savedmodel` "
+            "(`trust_savedmodel=True`)")
     cause = None
     try:
         if os.path.isdir(path):

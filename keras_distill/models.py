@@ -196,6 +196,105 @@ def build(family, input_shape, num_classes, *, width=None, depth=None, input_nam
     return _BUILDERS[family](input_shape, num_classes, **kwargs)
 
 
+# keras.applications by the names the command line takes. `weights=None` always: nothing is
+# downloaded; a teacher's trained weights come from a file.
+APPLICATIONS = {
+    "mobilenet_v3_small": ("MobileNetV3Small", {"include_preprocessing": False}),
+    "mobilenet_v3_large": ("MobileNetV3Large", {"include_preprocessing": False}),
+    "mobilenet_v2": ("MobileNetV2", {}),
+    "efficientnet_b0": ("EfficientNetB0", {"include_preprocessing": False}),
+    "resnet50": ("ResNet50", {}),
+}
+# keras.applications refuse inputs smaller than this; smaller data is resized up inside.
+APPLICATION_MIN_SIZE = 32
+
+
+def resize_to(model, input_shape, *, input_name=None, name=None):
+    """`model`, or a model taking `input_shape` that resizes images to `model`'s input first.
+
+    The resize is part of the model, so a student built this way serves the data's raw size and
+    a teacher of another resolution sees each batch at its own size inside the training step.
+
+    Args:
+        model: A `keras.Model` with one image input `(height, width, channels)`.
+        input_shape: The data's `(height, width, channels)`.
+        input_name: Name of the new input. Defaults to `None`: the model's input name.
+        name: Name of the new model. Defaults to `None`: the model's name.
+
+    Returns:
+        A `keras.Model`.
+
+    Raises:
+        ValueError: the channels differ, or a shape is not an image's.
+
+    Example:
+
+    >>> inner = build("cnn", (32, 32, 1), 10, width=4, depth=1)
+    >>> resize_to(inner, (28, 28, 1)).input_shape
+    (None, 28, 28, 1)
+    """
+    own = tuple(model.inputs[0].shape[1:])
+    input_shape = tuple(input_shape)
+    if own == input_shape:
+        return model
+    if len(own) != 3 or len(input_shape) != 3 or own[-1] != input_shape[-1]:
+        raise ValueError(
+            f"The model {model.name!r} takes inputs of shape {own}, but the data has inputs of "
+            f"shape {input_shape}. Only images of the same channel count can be resized inside "
+            "the model; expected matching shapes otherwise.")
+    inputs = keras.Input(input_shape, name=input_name or model.inputs[0].name.split(":")[0])
+    resized = keras.layers.Resizing(own[0], own[1], name="resize_to_model_input")(inputs)
+    return keras.Model(inputs, model(resized), name=name or model.name)
+
+
+def check_application_input(name, input_shape, argument="model"):
+    """Returns `input_shape` as a tuple, or raises `ValueError` unless `name` is one of
+    `APPLICATIONS` and the inputs are images `(height, width, channels)`."""
+    validation.check_choice(name, tuple(APPLICATIONS), argument)
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(
+            f"Invalid value for argument `{argument}`. keras.applications models take images "
+            f"of shape (height, width, channels); the data has inputs of shape {input_shape}. "
+            f"Received: {argument}={name!r}")
+    return input_shape
+
+
+def application(name, input_shape, num_classes, *, input_name="x", seed=None):
+    """A `keras.applications` model by name, untrained (`weights=None`), with logits.
+
+    Built at the data's resolution (resized up inside to 32x32 when smaller, the applications'
+    minimum), for `num_classes` classes.
+
+    Args:
+        name: One of `APPLICATIONS` (e.g. `"mobilenet_v3_small"`).
+        input_shape: `(height, width, channels)` of the data.
+        num_classes: Number of classes.
+        input_name: Name of the input layer. Defaults to `"x"`.
+        seed: Weight-initialisation seed. Defaults to `None`.
+
+    Returns:
+        A `keras.Model` that outputs logits.
+
+    Example:
+
+    >>> model = application("mobilenet_v3_small", (28, 28, 1), 10)
+    >>> model.input_shape, model.output_shape
+    ((None, 28, 28, 1), (None, 10))
+    """
+    input_shape = check_application_input(name, input_shape)
+    if seed is not None:
+        keras.utils.set_random_seed(int(seed))
+    size = (*[max(d, APPLICATION_MIN_SIZE) for d in input_shape[:2]], input_shape[2])
+    constructor, extra = APPLICATIONS[name]
+    inputs = keras.Input(size, name=input_name)
+    inner = getattr(keras.applications, constructor)(
+        input_tensor=inputs, weights=None, classes=num_classes, classifier_activation=None,
+        **extra)
+    return resize_to(keras.Model(inputs, inner.output, name=name), input_shape,
+                     input_name=input_name, name=name)
+
+
 # Sizes of the defaults used by `keras-distill run` (chosen on MNIST-1D; see the README).
 TEACHER = {"family": "cnn", "width": 64, "depth": 3}
 STUDENTS = {"mlp": {"width": 100, "depth": 2}, "cnn": {"width": 8, "depth": 3},

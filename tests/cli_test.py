@@ -24,7 +24,14 @@ def _main(capsys, *argv):
 def teacher_path(tmp_path_factory):
     output = tmp_path_factory.mktemp("teacher")
     assert cli.main(["train-teacher", "--output", str(output), *TINY]) == 0
-    return str(output / "teacher.keras")
+    return os.path.realpath(output / "latest" / "teacher.keras")
+
+
+def _files(directory):
+    """`{relative path: bytes}` of every file under `directory`."""
+    return {os.path.relpath(os.path.join(root, name), directory):
+            open(os.path.join(root, name), "rb").read()
+            for root, _, names in os.walk(directory) for name in names}
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["train-teacher"], ["distill"], ["evaluate"],
@@ -45,17 +52,21 @@ def test_help_for_every_subcommand(capsys, command):
             assert flag in out
 
 
-def test_run_writes_report_and_export_then_reuses_teacher(capsys, tmp_path):
-    output, exports = tmp_path / "out", tmp_path / "saved_models"
-    argv = ["run", "--output", str(output), "--export-dir", str(exports), "--teacher-epochs",
-            "1", *TINY]
+def test_run_writes_its_own_directory_then_reuses_teacher(capsys, tmp_path):
+    output, base = tmp_path / "out", tmp_path / "saved_models" / "mnist1d_student"
+    argv = ["run", "--output", str(output), "--publish", str(base), "--teacher-epochs", "1",
+            *TINY]
     status, out, err = _main(capsys, *argv)
     assert status == 0, err
     assert "teacher: training the reference teacher, 1 epochs" in out
     assert "distilling: 1 epochs" in out
-    assert sorted(f for f in os.listdir(output) if f.startswith("report")) == [
-        "report.json", "report.md", "report.png"]
-    report = json.load(open(output / "report.json"))
+    first = os.path.realpath(output / "latest")
+    assert os.path.basename(first).startswith("run-")
+    assert f"every output of this run is in {first}" in out
+    assert sorted(os.listdir(first)) == [
+        "config.toml", "export", "report.json", "report.md", "report.png", "scratch.keras",
+        "student.keras", "teacher.keras"]
+    report = json.load(open(os.path.join(first, "report.json")))
     names = [row["name"] for row in report["rows"]]
     assert names[:3] == ["teacher", "scratch", "distilled"]
     for row in report["rows"][:3]:
@@ -63,15 +74,23 @@ def test_run_writes_report_and_export_then_reuses_teacher(capsys, tmp_path):
                     "throughput", "compression", "speedup"):
             assert row[key] is not None, (row["name"], key)
     assert "gap_recovered" in report["summary"] and "gain" in report["summary"]
-    version = exports / "mnist1d_student" / "saved_model" / "1"
-    assert (version / "saved_model.pb").exists()
+    assert os.path.isfile(os.path.join(first, "export", "saved_model", "1", "saved_model.pb"))
+    assert report["meta"]["published"] == {"version": 1, "path": str(base / "1")}
+    assert f"SavedModel published as version 1 of {base}" in out
     assert "distilled (SavedModel)" in names and "test acc" in out  # The printed table.
-    # A second run reuses the teacher and exports a new version; nothing is left half-written.
+    before = _files(first)
+    # A second run reuses the teacher, writes a directory of its own and publishes version 2;
+    # the first run's files are untouched and nothing is left half-written.
     status, out, err = _main(capsys, *argv, "--no-cache-teacher")
     assert status == 0, err
     assert "teacher: reused from" in out and "online teacher" in out
-    assert sorted(os.listdir(exports / "mnist1d_student" / "saved_model")) == ["1", "2"]
+    second = os.path.realpath(output / "latest")
+    assert second != first and _files(first) == before
+    assert sorted(os.listdir(base)) == ["1", "2"]
     assert not [f for f in os.listdir(output) if f.startswith(".")]
+    # `--config` repeats a run from the config.toml it wrote.
+    config = open(os.path.join(second, "config.toml")).read()
+    assert "cache_teacher = false" in config and 'publish = "' in config
 
 
 def test_run_with_teacher_path_and_transfer_set(capsys, tmp_path, teacher_path):
@@ -81,7 +100,7 @@ def test_run_with_teacher_path_and_transfer_set(capsys, tmp_path, teacher_path):
     assert status == 0, err
     assert f"teacher: loaded from {teacher_path}" in out
     assert "300 unlabeled transfer examples" in out
-    report = json.load(open(tmp_path / "report.json"))
+    report = json.load(open(tmp_path / "latest" / "report.json"))
     assert report["meta"]["config"]["transfer_samples"] == 300
     assert report["meta"]["dataset"]["sizes"]["transfer"] == 300
 
@@ -90,7 +109,7 @@ def test_distill_evaluate_report_one_at_a_time(capsys, tmp_path, teacher_path):
     status, out, err = _main(capsys, "distill", "--teacher", teacher_path, "--output",
                              str(tmp_path), "--student", "gru", "--student-size", "0.5", *TINY)
     assert status == 0, err
-    student = tmp_path / "student.keras"
+    student = tmp_path / "latest" / "student.keras"
     assert "distilled student: test accuracy" in out and student.exists()
     assert keras.saving.load_model(str(student)).get_layer("gru_0").units == 8
     status, out, err = _main(capsys, "evaluate", "--teacher", teacher_path, "--student",
@@ -98,10 +117,12 @@ def test_distill_evaluate_report_one_at_a_time(capsys, tmp_path, teacher_path):
                              str(tmp_path))
     assert status == 0, err
     assert "no clear difference" in out  # The same file as scratch and distilled.
-    os.remove(tmp_path / "report.md")
-    status, out, err = _main(capsys, "report", "--output", str(tmp_path))
+    evaluated = tmp_path / "latest"
+    assert os.path.basename(os.path.realpath(evaluated)).startswith("evaluate-")
+    os.remove(evaluated / "report.md")
+    status, out, err = _main(capsys, "report", "--output", str(evaluated))
     assert status == 0, err
-    assert (tmp_path / "report.md").exists() and "agree w/ teacher" in out
+    assert (evaluated / "report.md").exists() and "agree w/ teacher" in out
 
 
 def test_evaluate_loads_a_savedmodel_teacher(capsys, tmp_path, teacher_path):
@@ -109,10 +130,14 @@ def test_evaluate_loads_a_savedmodel_teacher(capsys, tmp_path, teacher_path):
 
     export = export_lib.export_saved_model(keras.saving.load_model(teacher_path),
                                           str(tmp_path / "sm"), verify=False, verbose=False)
-    status, out, err = _main(capsys, "evaluate", "--teacher", export, "--student",
-                             teacher_path, "--output", str(tmp_path / "out"))
+    argv = ["evaluate", "--teacher", export, "--student", teacher_path, "--output",
+            str(tmp_path / "out")]
+    status, _, err = _main(capsys, *argv)
+    assert status == 2 and "A SavedModel is code" in err and "--trust-savedmodel" in err
+    assert not (tmp_path / "out").exists()
+    status, out, err = _main(capsys, *argv, "--trust-savedmodel")
     assert status == 0, err
-    report = json.load(open(tmp_path / "out" / "report.json"))
+    report = json.load(open(tmp_path / "out" / "latest" / "report.json"))
     assert report["rows"][1]["agreement"] == 1.0  # The same network behind both formats.
 
 
@@ -225,7 +250,7 @@ def test_tune_prints_and_writes_the_table_on_a_validation_split(capsys, tmp_path
                              "--final-epochs", "0", *TINY)
     assert status == 0, err
     assert "3,200 train, 1,000 test, 800 validation" in out  # Held out of train, not test.
-    table = (tmp_path / "tuning_results.txt").read_text()
+    table = (tmp_path / "latest" / "tuning_results.txt").read_text()
     assert table.splitlines()[0].split()[:4] == ["trial", "alpha", "temperature", "val_accuracy"]
     assert table.strip() in out and len(table.splitlines()) == 3
     best = dict(kv.split("=") for kv in out.split("best: ")[1].splitlines()[0].split(", "))
@@ -236,14 +261,14 @@ def test_run_tune_reports_the_validation_comparison(capsys, tmp_path, teacher_pa
     status, out, err = _main(capsys, "run", "--tune", "2", "--teacher", teacher_path,
                              "--output", str(tmp_path), "--no-export", *TINY)
     assert status == 0, err
-    tuning = json.load(open(tmp_path / "report.json"))["meta"]["tuning"]
+    tuning = json.load(open(tmp_path / "latest" / "report.json"))["meta"]["tuning"]
     assert tuning["trials"] == 2 and tuning["validation_examples"] == 800
     # Accuracy: the scratch student wins only when it scores strictly higher on validation.
     expected = ("scratch" if tuning["scratch_validation"] > tuning["distilled_validation"]
                 else "distilled")
     assert tuning["winner"] == expected
     assert f"distilling: 1 epochs, alpha={tuning['alpha']:.4g}" in out
-    for text in (out, (tmp_path / "report.md").read_text()):
+    for text in (out, (tmp_path / "latest" / "report.md").read_text()):
         assert "chosen by a 2-trial search on a validation split" in text
         assert f"{tuning['winner']} won" in text
 
@@ -264,7 +289,7 @@ def test_distill_under_mirrored_strategy_with_backup(capsys, tmp_path, teacher_p
                              str(tmp_path), "--strategy", "mirrored", "--backup-dir", str(backup),
                              "--student", "mlp", *TINY)
     assert status == 0, err
-    assert "2 replica(s)" in out and (tmp_path / "student.keras").exists()
+    assert "2 replica(s)" in out and (tmp_path / "latest" / "student.keras").exists()
     # Created by the writability check, removed by BackupAndRestore once the fit finished.
     assert not backup.exists()
 

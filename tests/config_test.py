@@ -24,9 +24,9 @@ def test_defaults_live_in_one_place_and_the_cli_shows_them(capsys):
 
 
 def test_keywords_map_onto_sections_as_each_command_reads_them():
-    run = RunConfig.for_command("run", epochs=3, alpha=0.25, seed=7, export_dir=None)
-    assert (run.student.epochs, run.distill.alpha, run.train.seed, run.export.dir) == (
-        3, 0.25, 7, None)
+    run = RunConfig.for_command("run", epochs=3, alpha=0.25, seed=7, export=False)
+    assert (run.student.epochs, run.distill.alpha, run.train.seed, run.export.enabled) == (
+        3, 0.25, 7, False)
     assert RunConfig.for_command("train-teacher", epochs=4).teacher.epochs == 4
     tune = RunConfig.for_command("tune", epochs=2, alpha="0.2,0.4", temperature="2|8")
     assert (tune.tune.epochs, tune.tune.alpha, tune.tune.temperature) == (2, (0.2, 0.4),
@@ -94,7 +94,7 @@ def test_bad_values_name_the_argument(command, values, message):
 def test_paths_under_a_file_are_refused_without_creating_anything(tmp_path):
     file = tmp_path / "file"
     file.write_text("x")
-    for name in ("output", "backup_dir", "export_dir"):
+    for name in ("output", "backup_dir", "publish"):
         with pytest.raises(ValueError, match=f"Received: {name}="):
             RunConfig.for_command("run", **{name: str(file / "sub")})
     with pytest.raises(ValueError, match="but it is a file"):

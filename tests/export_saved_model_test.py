@@ -288,3 +288,36 @@ def test_saved_model_cli_show_and_run(tmp_path):
     body = json.loads(json.dumps({"signature_name": "serving_default", "instances": x.tolist()}))
     out = serving_fn(path)(features=tf.constant(body["instances"], tf.float32))
     np.testing.assert_array_equal(out["class_ids"], np.argmax(model.predict(x, verbose=0), -1))
+
+
+# --------------------------------------------------- raw inputs, preprocessing inside
+def _image_model():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((6, 6, 1), name="image"), keras.layers.Flatten(),
+                             keras.layers.Dense(3)])
+
+
+@pytest.mark.slow
+def test_raw_uint8_inputs_are_normalised_inside_and_classes_named(tmp_path):
+    from keras_distill.data import Normalization
+    from keras_distill.export import Preprocessing
+
+    model = _image_model()
+    names = ["circle", "square", "star"]
+    preprocessing = Preprocessing((6, 6, 1), "uint8", Normalization(1 / 255, 0.3, 0.2), None,
+                                  names)
+    raw = np.random.default_rng(0).integers(0, 256, (7, 6, 6, 1)).astype("uint8")
+    # Verified in a fresh process (string outputs included) and warm-up requests of raw pixels.
+    path, record, _ = saved_model_lib._export_saved_model(
+        model, tmp_path, preprocessing=preprocessing, warmup_inputs=raw, verbose=False)
+    assert record["max_abs_diff"] <= 1e-5
+    served = serving_fn(path)
+    spec = served.structured_input_signature[1]["image"]
+    assert spec.dtype == tf.uint8 and spec.shape.as_list() == [None, 6, 6, 1]
+    out = served(image=tf.constant(raw))
+    expected = model.predict((raw / 255 - 0.3) / 0.2, verbose=0)
+    np.testing.assert_allclose(out["logits"], expected, atol=1e-5)
+    assert [c.decode() for c in out["classes"].numpy()] == [names[i] for i in
+                                                           np.argmax(expected, -1)]
+    request = read_warmup_requests(path)[0].predict_log.request
+    assert tf.make_ndarray(request.inputs["image"]).dtype == np.uint8

@@ -1,5 +1,6 @@
 """Tests of `keras_distill.export.export_student`: all artifacts in one call, with records."""
 
+import json
 import os
 import time
 
@@ -8,6 +9,8 @@ import numpy as np
 import pytest
 
 from keras_distill import Distiller
+from keras_distill.data import Normalization
+from keras_distill.export import Preprocessing
 from keras_distill.export import export_student
 from keras_distill.export import measure
 from keras_distill.export import read_warmup_requests
@@ -47,6 +50,42 @@ def test_records_for_every_artifact(tmp_path, capsys):
     assert records["tflite"]["path"] == str(tmp_path / "out" / "student.tflite")
     assert records["tflite_int8"]["path"] == str(tmp_path / "out" / "student_int8.tflite")
     assert len(read_warmup_requests(records["saved_model"]["path"])) == 10
+    card = json.loads((tmp_path / "out" / "model_card.json").read_text())
+    assert card["preprocessing"] is None and card["class_names"] is None
+    assert card["inputs"] == [{"name": "features", "shape": [None, 6], "dtype": "float32"}]
+    assert card["artifacts"]["tflite_int8"]["path"] == "student_int8.tflite"
+    assert card["evaluation"] == {"inputs": "model", "examples": 60, "labels": True}
+
+
+def test_raw_inputs_and_model_card(tmp_path):
+    student = classifier(8, "student")
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 256, (80, 6)).astype("uint8")
+    normalization = Normalization(1 / 255, 0.5, 0.25)
+    y = np.argmax(student.predict((raw / 255 - 0.5) / 0.25, verbose=0), -1)
+    preprocessing = Preprocessing((6,), "uint8", normalization, class_names=["a", "b", "c"])
+    records = export_student(student, tmp_path, quantization=[None, "int8"],
+                             representative_data=raw, eval_data=(raw, y), min_agreement=0.5,
+                             preprocessing=preprocessing, verify=False, verbose=False)
+    # Raw pixels in, labels from the Keras model on normalised inputs: every artifact agrees.
+    assert records["saved_model"]["accuracy"] == records["tflite"]["accuracy"] == 1.0
+    assert records["tflite_int8"]["keras_accuracy"] == 1.0
+    card = json.loads((tmp_path / "model_card.json").read_text())
+    assert set(card) == {"format_version", "model", "signature", "inputs", "model_inputs",
+                         "outputs", "preprocessing", "class_names", "artifacts", "evaluation",
+                         "dataset"}
+    assert card["inputs"] == [{"name": "features", "shape": [None, 6], "dtype": "uint8"}]
+    assert card["model_inputs"] == [{"name": "features", "shape": [None, 6],
+                                     "dtype": "float32"}]
+    assert card["preprocessing"]["normalization"] == normalization.to_dict()
+    assert card["preprocessing"]["resize"] is None
+    assert card["class_names"] == ["a", "b", "c"]
+    assert [o["name"] for o in card["outputs"]][-1] == "classes"
+    assert sorted(card["artifacts"]) == ["saved_model", "tflite", "tflite_int8"]
+    for name, record in records.items():
+        assert card["artifacts"][name]["accuracy"] == record["accuracy"]
+        assert card["artifacts"][name]["size_bytes"] == record["size_bytes"]
+    assert card["evaluation"] == {"inputs": "raw", "examples": 80, "labels": True}
 
 
 def test_invalid_formats(tmp_path):

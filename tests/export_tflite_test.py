@@ -173,3 +173,33 @@ def test_invalid_min_agreement(tmp_path, min_agreement):
     with pytest.raises(ValueError, match=r"`min_agreement`.*Received: min_agreement="):
         export(classifier(), tmp_path / "m.tflite", "dynamic", min_agreement=min_agreement)
     assert os.listdir(tmp_path) == []
+
+
+# --------------------------------------------------- raw inputs, preprocessing inside
+@pytest.mark.parametrize("quantization", [None, "int8"])
+def test_raw_uint8_inputs_with_resize_inside_and_class_names(tmp_path, quantization):
+    from keras_distill.data import Normalization
+    from keras_distill.export import Preprocessing
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6, 6, 1), name="image"), keras.layers.Flatten(),
+                              keras.layers.Dense(3)])
+    names = ("circle", "square", "star")
+    preprocessing = Preprocessing((None, None, 1), "uint8", Normalization(1 / 255, 0.3, 0.2),
+                                  resize=(6, 6), class_names=names)
+    raw = np.random.default_rng(0).integers(0, 256, (100, 9, 9, 1)).astype("uint8")
+    path, record = export(model, tmp_path / "raw.tflite", quantization,
+                          representative_data=raw, eval_data=raw, min_agreement=0.8,
+                          preprocessing=preprocessing)
+    # The int8 file, too, takes the uint8 pixels: cast, resize, normalise and quantize inside.
+    from ai_edge_litert.interpreter import Interpreter
+    runner = Interpreter(model_path=path).get_signature_runner("serving_default")
+    assert runner.get_input_details()["image"]["dtype"] == np.uint8
+    outputs = run_tflite(path, {"image": raw})
+    resized = tf.clip_by_value(tf.round(tf.image.resize(raw, (6, 6))), 0, 255).numpy()
+    expected = np.argmax(model.predict((resized / 255 - 0.3) / 0.2, verbose=0), -1)
+    assert np.mean(outputs["class_ids"] == expected) == record["agreement"] >= 0.8
+    if quantization is None:
+        assert record["agreement"] == 1.0
+    assert [c.decode() for c in outputs["classes"]] == [names[i] for i in
+                                                        outputs["class_ids"]]

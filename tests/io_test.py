@@ -154,3 +154,24 @@ def test_check_fits(model_kwargs, match):
     with pytest.raises(ValueError, match=match):
         io.check_fits(_model(**model_kwargs), _data(), role="teacher")
     io.check_fits(_model(), _data())
+
+
+def test_a_savedmodel_directory_loads_only_when_trusted(tmp_path):
+    from keras_distill import export
+
+    model = keras.Sequential([keras.Input((4,), name="x"), keras.layers.Dense(3)])
+    path = export.export_saved_model(model, str(tmp_path / "sm"), verify=False, verbose=False)
+    with pytest.raises(ValueError, match="A SavedModel is code.*--trust-savedmodel"):
+        io.load_model(path, role="teacher")
+    loaded = io.load_model(path, role="teacher", trust_savedmodel=True)
+    x = np.ones((2, 4), "float32")
+    np.testing.assert_allclose(loaded(x), model(x), atol=1e-6)
+
+
+def test_keras_and_h5_files_keep_keras_safe_mode(tmp_path):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Lambda(lambda x: x * 2),
+                              keras.layers.Dense(3)])
+    for name in ("lambda.keras", "lambda.h5"):
+        model.save(tmp_path / name)
+        with pytest.raises(ValueError, match="could not be loaded as a model.*Lambda"):
+            io.load_model(str(tmp_path / name), role="teacher")

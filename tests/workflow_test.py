@@ -10,6 +10,8 @@ from keras_distill import io
 from keras_distill import workflow
 from keras_distill.config import RunConfig
 from keras_distill.data import datasets
+from keras_distill.workflow import publish
+from keras_distill.workflow import run_directory
 from keras_distill.workflow import setup
 from keras_distill.workflow import students
 from keras_distill.workflow import teacher as teacher_stage
@@ -49,19 +51,23 @@ def test_strategy_is_resolved_and_the_global_batch_checked(monkeypatch, mirrored
 def test_teacher_is_reused_only_with_the_same_settings(tmp_path, data):
     lines = []
     config = RunConfig.for_command("run", output=str(tmp_path), **TINY)
-    first, _ = teacher_stage.cached_teacher(data, config, log=lines.append)
-    again, _ = teacher_stage.cached_teacher(data, config, log=lines.append)
+    first, _, path = teacher_stage.cached_teacher(data, config, log=lines.append)
+    again, _, same_path = teacher_stage.cached_teacher(data, config, log=lines.append)
+    assert same_path == path and path.startswith(str(tmp_path / "teachers"))
     np.testing.assert_array_equal(first.get_weights()[0], again.get_weights()[0])
-    teacher_stage.cached_teacher(data, config.replace(seed=1), log=lines.append)
+    _, _, other = teacher_stage.cached_teacher(data, config.replace(seed=1), log=lines.append)
     teacher_stage.cached_teacher(data, config.replace(seed=1, retrain_teacher=True),
                                  log=lines.append)
     kinds = [line.split(",")[0] for line in lines if not line.startswith("teacher: trained in")]
-    assert kinds == ["teacher: training the reference teacher", "teacher: reused from "
-                     f"{tmp_path / 'teacher.keras'} (trained by an earlier run with the same "
-                     "settings)", "teacher: training the reference teacher",
+    assert kinds == ["teacher: training the reference teacher", f"teacher: reused from {path} "
+                     "(trained by an earlier run with the same settings)",
+                     "teacher: training the reference teacher",
                      "teacher: training the reference teacher"]
-    key = json.load(open(tmp_path / "teacher.json"))["key"]
+    assert other != path and os.path.isfile(path)  # Other settings never replace a teacher.
+    key = json.load(open(os.path.join(os.path.dirname(other), "teacher.json")))["key"]
     assert key["seed"] == 1 and key["epochs"] == 1
+    assert sorted(os.listdir(tmp_path / "teachers")) == sorted(
+        os.path.basename(os.path.dirname(p)) for p in (path, other))
 
 
 def test_scratch_and_distilled_start_from_the_same_weights(data):
@@ -73,14 +79,13 @@ def test_scratch_and_distilled_start_from_the_same_weights(data):
     assert not np.array_equal(other.get_weights()[0], a.get_weights()[0])
 
 
-def test_transfer_set_only_when_the_config_asks(trained_teacher):
+def test_the_distilled_student_uses_the_transfer_set(data, trained_teacher):
     with_transfer = datasets.load("mnist1d", transfer_samples=512)
-    config = RunConfig.for_command("run", student="mlp", **TINY)
-    asked = config.replace(transfer_samples=512)
+    config = RunConfig.for_command("run", student="mlp", transfer_samples=512, **TINY)
     assert "512 unlabeled transfer examples" in students.describe_distillation(with_transfer,
-                                                                               asked)
-    assert "transfer" not in students.describe_distillation(with_transfer, config)
-    _, history = students.train_student(with_transfer, asked, teacher=trained_teacher,
+                                                                               config)
+    assert "transfer" not in students.describe_distillation(data, config)
+    _, history = students.train_student(with_transfer, config, teacher=trained_teacher,
                                         validation=None)
     assert set(history) >= {"loss", "distillation_loss", "student_loss"}
 
@@ -97,18 +102,21 @@ def test_run_fails_on_a_bad_value_before_writing_anything(tmp_path):
 def test_run_then_evaluate_saved_models(tmp_path, trained_teacher):
     teacher_path = io.save_model(trained_teacher, str(tmp_path / "given.keras"))
     lines = []
-    report = workflow.run(output=str(tmp_path / "out"), teacher=teacher_path, export_dir=None,
+    report = workflow.run(output=str(tmp_path / "out"), teacher=teacher_path, export=False,
                           student="mlp", log=lines.append, **TINY)
     assert [row["name"] for row in report.rows] == ["teacher", "scratch", "distilled"]
     assert report.meta["config"]["teacher"] == teacher_path
     assert lines[0] == "data: mnist1d, 4,000 train, 1,000 test"
     assert lines[1] == f"teacher: loaded from {teacher_path}"
-    assert sorted(os.listdir(tmp_path / "out")) == [
-        "report.json", "report.md", "report.png", "scratch.keras", "student.keras"]
+    directory = report.meta["run_directory"]
+    assert os.path.realpath(tmp_path / "out" / "latest") == os.path.realpath(directory)
+    assert sorted(os.listdir(directory)) == [
+        "config.toml", "report.json", "report.md", "report.png", "scratch.keras",
+        "student.keras"]
     again = workflow.evaluate_saved(
         output=str(tmp_path / "eval"), teacher=teacher_path,
-        student=str(tmp_path / "out" / "student.keras"),
-        scratch=str(tmp_path / "out" / "scratch.keras"), log=lines.append)
+        student=os.path.join(directory, "student.keras"),
+        scratch=os.path.join(directory, "scratch.keras"), log=lines.append)
     for before, after in zip(report.rows, again.rows):
         assert before["test_accuracy"] == pytest.approx(after["test_accuracy"], abs=1e-6)
 
@@ -121,3 +129,59 @@ def test_export_model_from_a_config(tmp_path, trained_teacher):
     record = records["tflite"]
     assert record["agreement"] == 1.0 and os.path.isfile(record["path"])
     assert workflow.describe_artifact(record).startswith(record["path"])
+
+
+def test_config_toml_repeats_the_run(tmp_path):
+    config = RunConfig.for_command("run", output=str(tmp_path), alpha=0.3, student="gru",
+                                   export=False, tune_epochs=2, **TINY)
+    path = tmp_path / "config.toml"
+    path.write_text(config.to_toml())
+    assert RunConfig.resolve("run", file=str(path)) == config
+    # Flags override the file, `--set` overrides both.
+    again = RunConfig.resolve("run", file=str(path), overrides=["distill.temperature=8"],
+                              alpha=0.9)
+    assert (again.distill.alpha, again.distill.temperature) == (0.9, 8.0)
+    (tmp_path / "bad.toml").write_text("[distill]\nalfa = 0.3\n")
+    with pytest.raises(ValueError, match="Received: config key='distill.alfa'"):
+        RunConfig.resolve("run", file=str(tmp_path / "bad.toml"))
+    (tmp_path / "broken.toml").write_text("[distill\n")
+    with pytest.raises(ValueError, match="Expected a TOML file"):
+        RunConfig.resolve("run", file=str(tmp_path / "broken.toml"))
+    with pytest.raises(ValueError, match="Received: config key='distill.beta'"):
+        RunConfig.resolve("run", overrides=["distill.beta=1"])
+    with pytest.raises(ValueError, match="Received: set='alpha'"):
+        RunConfig.resolve("run", overrides=["alpha"])
+
+
+def test_a_failed_command_leaves_no_directory_and_latest_unchanged(tmp_path):
+    config = RunConfig.for_command("run", output=str(tmp_path))
+    with run_directory.run_directory(config) as first:
+        pass
+    with pytest.raises(KeyboardInterrupt):
+        with run_directory.run_directory(config) as second:
+            (open(os.path.join(second, "half.keras"), "w")).write("half")
+            raise KeyboardInterrupt
+    assert not os.path.exists(second)
+    assert os.path.realpath(tmp_path / "latest") == os.path.realpath(first)
+    # A directory a killed process left (its marker names a process that is gone) is removed
+    # by the next command; one whose process is alive is kept.
+    for name, pid in (("run-killed", 2 ** 22 + 12345), ("run-running", os.getpid())):
+        os.makedirs(tmp_path / name)
+        (tmp_path / name / run_directory.INCOMPLETE).write_text(str(pid))
+    with run_directory.run_directory(config):
+        pass
+    assert not (tmp_path / "run-killed").exists() and (tmp_path / "run-running").exists()
+
+
+def test_publish_adds_the_next_version_and_replaces_nothing(tmp_path):
+    source = tmp_path / "export" / "saved_model" / "1"
+    os.makedirs(source)
+    (source / "saved_model.pb").write_bytes(b"model")
+    base = tmp_path / "serving" / "student"
+    os.makedirs(base / "3")
+    (base / "3" / "saved_model.pb").write_bytes(b"older")
+    version, path = publish.publish_saved_model(str(source), str(base))
+    assert (version, path) == (4, str(base / "4"))
+    assert (base / "4" / "saved_model.pb").read_bytes() == b"model"
+    assert (base / "3" / "saved_model.pb").read_bytes() == b"older"
+    assert sorted(os.listdir(base)) == ["3", "4"]

@@ -8,7 +8,6 @@ from keras_distill.config.run_config import KEYS
 from keras_distill.config.run_config import REQUIRED
 from keras_distill.config.run_config import RunConfig
 from keras_distill.config.sections import COMMANDS
-from keras_distill.config.sections import DEFAULT_EXPORT_DIR
 from keras_distill.config.sections import DEFAULT_OUTPUT
 from keras_distill.config.sections import FORMATS
 from keras_distill.config.sections import QUANTIZATIONS

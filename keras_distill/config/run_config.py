@@ -34,6 +34,7 @@ from dataclasses import field
 from typing import Any
 
 from keras_distill import validation
+from keras_distill.config import toml_file
 from keras_distill.config.sections import COMMANDS
 from keras_distill.config.sections import DEFAULT_OUTPUT
 from keras_distill.config.sections import DataConfig
@@ -50,9 +51,13 @@ KEYS = {
     "output": "output", "verbose": "verbose",
     "dataset": "data.dataset", "data_dir": "data.data_dir",
     "transfer_samples": "data.transfer_samples", "validation_split": "data.validation_split",
-    "teacher": "teacher.path", "teacher_epochs": "teacher.epochs",
+    "unlabeled": "data.unlabeled", "test_split": "data.test_split",
+    "label_column": "data.label_column", "features": "data.features",
+    "image_size": "data.image_size",
+    "teacher": "teacher.path", "teacher_weights": "teacher.weights",
+    "teacher_epochs": "teacher.epochs",
     "retrain_teacher": "teacher.retrain", "family": "teacher.family", "width": "teacher.width",
-    "depth": "teacher.depth",
+    "depth": "teacher.depth", "trust_savedmodel": "teacher.trust_savedmodel",
     "student": "student.family", "student_size": "student.size", "epochs": "student.epochs",
     "scratch": "student.scratch_path",
     "alpha": "distill.alpha", "temperature": "distill.temperature",
@@ -61,7 +66,8 @@ KEYS = {
     "seed": "train.seed", "strategy": "train.strategy",
     "tune": "tune.trials", "trials": "tune.trials", "tune_epochs": "tune.epochs",
     "final_epochs": "tune.final_epochs", "tuner": "tune.tuner",
-    "export_dir": "export.dir", "verify_export": "export.verify", "model": "export.model",
+    "export": "export.enabled", "publish": "export.publish",
+    "verify_export": "export.verify", "model": "export.model",
     "formats": "export.formats", "quantization": "export.quantization",
     "min_agreement": "export.min_agreement", "version": "export.version",
     "overwrite": "export.overwrite", "calibration_examples": "export.calibration_examples",
@@ -74,7 +80,7 @@ COMMAND_KEYS = {
 }
 COMMAND_DEFAULTS = {
     "tune": {"tune.trials": 8, "tune.epochs": 5},
-    "export": {"data.dataset": None, "export.dir": None},
+    "export": {"data.dataset": None},
 }
 REQUIRED = {
     "distill": ("teacher.path",),
@@ -132,9 +138,9 @@ class RunConfig:
         if self.data.transfer_samples and self.data.dataset is not None and (
                 self.data.dataset.lower().replace("-", "").replace("_", "") != "mnist1d"):
             raise validation.invalid(
-                "transfer_samples", "0 for a tensorflow-datasets dataset: only the built-in "
-                "'mnist1d' can generate unlabeled examples", self.data.transfer_samples,
-                f"Dataset: {self.data.dataset!r}")
+                "transfer_samples", "0 for this dataset: only the built-in 'mnist1d' can "
+                "generate unlabeled examples (give yours with `unlabeled`)",
+                self.data.transfer_samples, f"Dataset: {self.data.dataset!r}")
 
     # ----------------------------------------------------------------- building
     @classmethod
@@ -146,11 +152,27 @@ class RunConfig:
         >>> RunConfig.for_command("tune", trials=3).tune
         TuneConfig(trials=3, epochs=5, final_epochs=None, tuner='random', alpha=(0.0, 1.0), temperature=(1.0, 20.0))
         """
+        return cls.resolve(command, **values)
+
+    @classmethod
+    def resolve(cls, command="run", *, file=None, overrides=(), **values):
+        """The config of `command`: its defaults, then a TOML `file`, then keyword `values`
+        (the flags), then `overrides` (`"section.key=value"` strings, `--set`), each overriding
+        the one before.
+
+        Example:
+
+        >>> RunConfig.resolve("run", overrides=["distill.alpha=0.9"], alpha=0.2).distill.alpha
+        0.9
+        """
         validation.check_choice(command, COMMANDS, "command")
         keys = _keys(command)
         _check_names(values, keys)
         updates = {"command": command, **COMMAND_DEFAULTS.get(command, {})}
+        if file is not None:
+            updates.update(toml_file.load(file))
         updates.update({keys[name]: value for name, value in values.items()})
+        updates.update(toml_file.parse_override(text) for text in overrides)
         try:
             return cls.from_dict(updates)
         except ValueError as error:
@@ -215,12 +237,18 @@ class RunConfig:
         section, _, name = key.partition(".")
         return getattr(getattr(self, section), name) if name else getattr(self, section)
 
-    def to_dict(self):
-        """The config as nested plain values (a strategy object by its class name)."""
-        return {f.name: ({g.name: _plain(getattr(getattr(self, f.name), g.name))
+    def to_dict(self, raw=False):
+        """The config as nested values: plain ones for JSON (tuples as lists, a strategy object
+        by its class name), or with `raw=True` the values as they are."""
+        plain = (lambda v: v) if raw else _plain
+        return {f.name: ({g.name: plain(getattr(getattr(self, f.name), g.name))
                           for g in dataclasses.fields(getattr(self, f.name))}
-                         if _is_section(f) else _plain(getattr(self, f.name)))
+                         if _is_section(f) else plain(getattr(self, f.name)))
                 for f in dataclasses.fields(self)}
+
+    def to_toml(self):
+        """The config as TOML text, which `RunConfig.resolve(command, file=...)` reads back."""
+        return toml_file.dumps(self)
 
     @property
     def tune_epochs(self):

@@ -25,15 +25,16 @@ from keras_distill.tuning import tuners
 
 # Choice lists, defined by the modules that implement them and reused by the CLI.
 COMMANDS = ("run", "train-teacher", "distill", "evaluate", "tune", "export")
-STUDENT_FAMILIES = models.FAMILIES
+STUDENT_FAMILIES = models.FAMILIES + tuple(models.APPLICATIONS)
 STRATEGIES = distribute.STRATEGIES
 TUNERS = tuple(tuners.TUNERS)
 FORMATS = export_student.FORMATS
 QUANTIZATIONS = ("none", *(q for q in tflite.QUANTIZATIONS if q is not None))
 
 DEFAULT_OUTPUT = "keras_distill_output"
-DEFAULT_EXPORT_DIR = "saved_models"
 MODEL_PATH = "a `.keras` file or a SavedModel directory"
+TEACHER_SOURCE = (f"{MODEL_PATH}, or a keras.applications name (" +
+                  ", ".join(models.APPLICATIONS) + ") with `teacher_weights`")
 
 
 def set_field(section, name, value):
@@ -46,35 +47,84 @@ def optional(value, check, name, *args):
     return None if value is None else check(value, name, *args)
 
 
+def _pair(value, name, kind, check):
+    """A pair from the command line (`"image,label"`, `"64,64"`) or Python, checked."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",")]
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise validation.invalid(name, f"two {kind}, e.g. {'64,64' if check else 'image,label'}",
+                                 value)
+    return tuple(check(v) for v in value) if check else tuple(value)
+
+
+def _size(value):
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        size = 0
+    return validation.check_positive_int(size, "image_size") if size else (
+        validation.check_positive_int(value, "image_size"))
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Where the examples come from.
 
     Args:
-        dataset: `"mnist1d"` (built in) or a prepared tensorflow-datasets image-classification
-            name; `None` only for `export` (no evaluation data). Defaults to `"mnist1d"`.
+        dataset: `"mnist1d"` (built in); a path: a folder of class subfolders of images, an
+            `.npz`, a folder of `.npy` files, a `.csv`; or a prepared tensorflow-datasets name
+            (`keras_distill.data.load` says what each takes). `None` only for `export` (no
+            evaluation data). Defaults to `"mnist1d"`.
         data_dir: tensorflow-datasets data directory. Defaults to `None` (tfds's default).
         transfer_samples: Unlabeled MNIST-1D examples, labeled by the teacher only, added to the
             distilled student's data. Defaults to `0`.
+        unlabeled: Unlabeled inputs for the transfer set (a folder of images, an `.npz` with
+            `x`, an `.npy`, a CSV without the label column). Defaults to `None`.
         validation_split: Fraction of the training split held out for model selection (the
             alpha/T search). Defaults to `0.2`.
+        test_split: Fraction held out as the test split when the source has none (seeded,
+            recorded in the report). Defaults to `0.2`.
+        label_column: The label column of a CSV. Defaults to `"label"`.
+        features: `(input, label)` features of a tfds dataset without supervised keys, or the
+            command line's `"image,label"`. Defaults to `None`.
+        image_size: `(height, width)` to resize images to, or `"64,64"`. Defaults to `None`.
     """
 
     dataset: Optional[str] = "mnist1d"
     data_dir: Optional[str] = None
     transfer_samples: int = 0
+    unlabeled: Optional[str] = None
     validation_split: float = 0.2
+    test_split: float = 0.2
+    label_column: str = "label"
+    features: Any = None
+    image_size: Any = None
 
     def __post_init__(self):
-        if self.dataset is not None and (not isinstance(self.dataset, str) or not self.dataset):
-            raise validation.invalid("dataset", "'mnist1d' or a tensorflow-datasets name such "
-                                     "as 'mnist'", self.dataset)
+        if self.dataset is not None and not (isinstance(self.dataset, (str, os.PathLike))
+                                             and os.fspath(self.dataset)):
+            raise validation.invalid("dataset", "'mnist1d', a path (image folder, .npz, .npy, "
+                                     ".csv) or a tensorflow-datasets name", self.dataset)
+        if self.dataset is not None:
+            set_field(self, "dataset", os.fspath(self.dataset))
         set_field(self, "data_dir", optional(self.data_dir, validation.check_directory_path,
-                                         "data_dir"))
+                                             "data_dir"))
         set_field(self, "transfer_samples",
-             validation.check_non_negative_int(self.transfer_samples, "transfer_samples"))
+                  validation.check_non_negative_int(self.transfer_samples, "transfer_samples"))
+        set_field(self, "unlabeled", optional(self.unlabeled, validation.check_existing_path,
+                                              "unlabeled"))
         set_field(self, "validation_split",
-             validation.check_open_fraction(self.validation_split, "validation_split"))
+                  validation.check_open_fraction(self.validation_split, "validation_split"))
+        set_field(self, "test_split", validation.check_split(self.test_split, "test_split"))
+        if not isinstance(self.label_column, str) or not self.label_column:
+            raise validation.invalid("label_column", "a column name", self.label_column)
+        if self.features is not None:
+            set_field(self, "features", _pair(self.features, "features", "feature names", None))
+        if self.image_size is not None:
+            set_field(self, "image_size", _pair(self.image_size, "image_size", "sizes", _size))
+        if self.transfer_samples and self.unlabeled is not None:
+            raise validation.invalid("transfer_samples", "0 with `unlabeled`: one transfer set",
+                                     self.transfer_samples)
 
 
 @dataclass(frozen=True)
@@ -82,31 +132,55 @@ class TeacherConfig:
     """The teacher: a saved model, or the reference teacher trained (or reused) by the run.
 
     Args:
-        path: A `.keras`/`.h5` file or a SavedModel directory. Defaults to `None`: reuse the
-            reference teacher an earlier run trained into the output with the same settings,
-            or train it.
+        path: A `.keras`/`.h5` file, a SavedModel directory, or a keras.applications name
+            (`"resnet50"`, ...) with `weights`. Defaults to `None`: reuse the reference teacher
+            an earlier run trained into the output with the same settings, or train it.
+        weights: The trained weights (`.weights.h5`) of a keras.applications teacher.
+            Defaults to `None`.
         epochs: Epochs of the reference teacher. Defaults to `30`.
         retrain: Train the reference teacher even if one is cached. Defaults to `False`.
         family: `"mlp"`, `"cnn"` or `"gru"` for `train-teacher`. Defaults to `None`: the
             reference CNN.
         width: Width of `family`. Defaults to `None` (the family's default).
         depth: Depth of `family`. Defaults to `None` (the family's default).
+        trust_savedmodel: Allow `path` (and saved students) to be a SavedModel directory, which
+            is code that runs with the model. Defaults to `False`.
     """
 
     path: Optional[str] = None
+    weights: Optional[str] = None
     epochs: int = 30
     retrain: bool = False
     family: Optional[str] = None
     width: Optional[int] = None
     depth: Optional[int] = None
+    trust_savedmodel: bool = False
 
     def __post_init__(self):
-        set_field(self, "path", optional(self.path, validation.check_existing_path, "teacher",
-                                         MODEL_PATH))
+        validation.check_bool(self.trust_savedmodel, "trust_savedmodel")
+        if self.is_application:
+            if self.weights is None:
+                raise validation.invalid(
+                    "teacher_weights", f"the trained weights of the {self.path!r} teacher "
+                    "(a .weights.h5 file): nothing is downloaded, and an untrained teacher "
+                    "teaches nothing", None)
+        else:
+            set_field(self, "path", optional(self.path, validation.check_existing_path,
+                                             "teacher", TEACHER_SOURCE))
+            if self.weights is not None:
+                raise validation.invalid("teacher_weights", "it only with a keras.applications "
+                                         "teacher name such as 'resnet50'", self.weights)
+        set_field(self, "weights", optional(self.weights, validation.check_existing_path,
+                                            "teacher_weights", "a .weights.h5 file"))
         set_field(self, "epochs", validation.check_positive_int(self.epochs, "teacher_epochs"))
         validation.check_bool(self.retrain, "retrain_teacher")
         if self.family is not None:
             validation.check_choice(self.family, STUDENT_FAMILIES, "family")
+
+    @property
+    def is_application(self):
+        """Whether `path` names a keras.applications model rather than a file."""
+        return isinstance(self.path, str) and self.path in models.APPLICATIONS
         set_field(self, "width", optional(self.width, validation.check_positive_int, "width"))
         set_field(self, "depth", optional(self.depth, validation.check_positive_int, "depth"))
 
@@ -243,8 +317,12 @@ class ExportConfig:
     """Export of the student: a SavedModel for TF Serving and `.tflite` files.
 
     Args:
-        dir: `run`: parent of `<dataset>_student/`; `export`: the artifacts' directory.
-            `None` skips the export in `run`. Defaults to `"saved_models"`.
+        enabled: `run`: export the distilled student into the run's `export/` directory.
+            Defaults to `True`.
+        publish: `run`: a TF Serving base path (e.g. `saved_models/mnist1d_student`) where the
+            run's SavedModel is also published as the next version, only when given.
+            Defaults to `None`.
+        dir: `export`: the artifacts' directory. Defaults to `None`.
         verify: Reload the SavedModel in a fresh process and compare. Defaults to `True`.
         model: `export`: the `.keras` file to export. Defaults to `None`.
         formats: `"saved_model"` and/or `"tflite"` (`export`). Defaults to both.
@@ -257,7 +335,9 @@ class ExportConfig:
         calibration_examples: Training examples that calibrate int8. Defaults to `500`.
     """
 
-    dir: Optional[str] = DEFAULT_EXPORT_DIR
+    enabled: bool = True
+    publish: Optional[str] = None
+    dir: Optional[str] = None
     verify: bool = True
     model: Optional[str] = None
     formats: tuple = FORMATS
@@ -268,7 +348,10 @@ class ExportConfig:
     calibration_examples: int = 500
 
     def __post_init__(self):
-        set_field(self, "dir", optional(self.dir, validation.check_directory_path, "export_dir"))
+        validation.check_bool(self.enabled, "export")
+        set_field(self, "publish",
+                  optional(self.publish, validation.check_directory_path, "publish"))
+        set_field(self, "dir", optional(self.dir, validation.check_directory_path, "output"))
         validation.check_bool(self.verify, "verify")
         if self.model is not None:
             set_field(self, "model", validation.check_existing_path(self.model, "model",

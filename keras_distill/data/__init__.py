@@ -1,4 +1,5 @@
-"""Input data: teacher-output caching, built-in MNIST-1D, tensorflow-datasets loading."""
+"""Input data: built-in MNIST-1D, image folders, npz/npy arrays, CSV files, tensorflow-datasets;
+splits and pipelines; teacher-output caching."""
 
 from keras_distill.data import mnist1d
 from keras_distill.data import teacher_outputs
@@ -6,5 +7,7 @@ from keras_distill.data.cache import cache_teacher_outputs
 from keras_distill.data.cache import load_teacher_outputs
 from keras_distill.data.datasets import load
 from keras_distill.data.pipeline import ClassificationData
+from keras_distill.data.pipeline import HeldOutTest
 from keras_distill.data.pipeline import Normalization
+from keras_distill.data.pipeline import Source
 from keras_distill.data.pipeline import batches

@@ -201,4 +201,5 @@ def load(*, num_train=4000, num_test=1000, length=40, seed=42, validation_split=
         transfer=transfer,
         sizes=sizes,
         class_names=tuple(str(i) for i in range(NUM_CLASSES)),
+        source=pipeline.Source(NAME),
     )

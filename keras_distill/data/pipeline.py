@@ -1,7 +1,8 @@
 """A classification dataset held as `tf.data` splits, and the batched input pipelines built on it.
 
-`ClassificationData` keeps the splits *un-normalised and unbatched* with what is needed to feed
-them: the normalisation measured on the training split, the feature name, shape and class count.
+`ClassificationData` keeps the splits *un-normalised and unbatched* (raw inputs: 8-bit images stay
+`uint8`) with what is needed to feed them: the normalisation measured on the training split, the
+feature name, shape and class count, and where the data came from (`Source`, `HeldOutTest`).
 `ClassificationData.batches` turns a split into a pipeline: cached, shuffled with a seed,
 batched, normalised, prefetched. The unlabeled transfer set, when there is one, joins the training
 examples with the label `-1`, which `Distiller` trains on the distillation term alone.
@@ -105,6 +106,54 @@ def batches(examples, batch_size, *, normalization=None, shuffle=False, seed=Non
 
 
 @dataclasses.dataclass(frozen=True)
+class Source:
+    """Where a dataset came from, for the model card.
+
+    Args:
+        kind: `"mnist1d"`, `"tfds"`, `"image_folder"`, `"npz"`, `"npy"` or `"csv"`.
+            Defaults to `"unknown"`.
+        location: The absolute path read, or the tfds name. Defaults to `None`.
+        options: JSON-ready settings that shaped the inputs (`image_size`, `label_column`,
+            `features`, `unlabeled`, ...). Defaults to `{}`.
+
+    Example:
+
+    >>> Source("csv", "/data/iris.csv", {"label_column": "species"}).to_dict()
+    {'kind': 'csv', 'location': '/data/iris.csv', 'label_column': 'species'}
+    """
+
+    kind: str = "unknown"
+    location: str = None
+    options: dict = dataclasses.field(default_factory=dict)
+
+    def to_dict(self):
+        """A JSON-ready dict: `kind`, `location` and the options."""
+        return {"kind": self.kind, "location": self.location, **self.options}
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldOutTest:
+    """A test split held out of the labeled examples because the source has none.
+
+    Args:
+        fraction: Fraction of the labeled examples held out as `test`.
+        seed: Seed of the permutation that chose them.
+
+    Example:
+
+    >>> HeldOutTest(0.2, 42).to_dict()
+    {'held_out': True, 'fraction': 0.2, 'seed': 42}
+    """
+
+    fraction: float
+    seed: int
+
+    def to_dict(self):
+        """A JSON-ready dict, as `ClassificationData.describe()["test_split"]`."""
+        return {"held_out": True, "fraction": self.fraction, "seed": self.seed}
+
+
+@dataclasses.dataclass(frozen=True)
 class ClassificationData:
     """A classification dataset: unbatched, un-normalised splits plus how to feed them.
 
@@ -122,6 +171,9 @@ class ClassificationData:
         sizes: Number of examples per split, e.g. `{"train": 4000, "test": 1000}`.
             Defaults to `{}` (unknown).
         class_names: Class names, or `None`. Defaults to `None`.
+        source: The `Source` the data was read from. Defaults to `Source()` (unknown).
+        held_out_test: The `HeldOutTest` when `test` was held out of the labeled examples, or
+            `None` when the source provides its own test split. Defaults to `None`.
     """
 
     name: str
@@ -135,6 +187,8 @@ class ClassificationData:
     transfer: tf.data.Dataset = None
     sizes: dict = dataclasses.field(default_factory=dict)
     class_names: tuple = None
+    source: Source = Source()
+    held_out_test: HeldOutTest = None
 
     def batches(self, split, batch_size, *, shuffle=None, seed=None, with_transfer=False,
                 drop_remainder=False):
@@ -184,15 +238,32 @@ class ClassificationData:
         if splits[split] is None:
             raise ValueError(
                 f"The dataset {self.name!r} has no {split!r} split. Load it with "
-                f"`{'transfer_samples' if split == 'transfer' else 'validation_split'}=` set."
+                + ("`unlabeled=` (or, for MNIST-1D, `transfer_samples=`) set."
+                   if split == "transfer" else "`validation_split=` set.")
             )
         return splits[split]
 
+    @property
+    def input_dtype(self):
+        """The dtype name of the raw inputs (`"uint8"` for 8-bit images, `"float32"`, ...)."""
+        spec = self.train.element_spec
+        return (spec[0] if isinstance(spec, tuple) else spec).dtype.name
+
     def describe(self):
-        """A JSON-ready description (name, sizes, shape, classes, normalisation)."""
-        return {"name": self.name, "sizes": dict(self.sizes), "input_shape": list(self.input_shape),
+        """A JSON-ready description: what a model card says about the data.
+
+        Keys: `name`, `source` (`Source.to_dict()`: kind, location, options), `sizes`,
+        `input_shape`, `input_dtype` (the raw inputs', before normalisation), `feature_name`,
+        `num_classes`, `class_names` (a list or `None`), `normalization`, and `test_split`
+        (`{"held_out": False}` when the source provides it, else `HeldOutTest.to_dict()`).
+        """
+        test_split = ({"held_out": False} if self.held_out_test is None
+                      else self.held_out_test.to_dict())
+        return {"name": self.name, "source": self.source.to_dict(), "sizes": dict(self.sizes),
+                "input_shape": list(self.input_shape), "input_dtype": self.input_dtype,
                 "feature_name": self.feature_name, "num_classes": self.num_classes,
-                "normalization": self.normalization.to_dict()}
+                "class_names": None if self.class_names is None else list(self.class_names),
+                "normalization": self.normalization.to_dict(), "test_split": test_split}
 
 
 def split_arrays(x, y, validation_split, seed):

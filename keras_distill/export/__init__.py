@@ -1,5 +1,9 @@
 """Shipping the student: SavedModel for TF Serving, TFLite/LiteRT for phones and boards."""
 
+from keras_distill.export.model_card import MODEL_CARD_FILE
+from keras_distill.export.model_card import build_model_card
+from keras_distill.export.model_card import write_model_card
+from keras_distill.export.preprocessing import Preprocessing
 from keras_distill.export.saved_model import existing_versions
 from keras_distill.export.saved_model import export_saved_model
 from keras_distill.export.signature import ServingSignature

@@ -54,6 +54,7 @@ def export_saved_model(
     input_name=None,
     input_signature=None,
     classifier=None,
+    preprocessing=None,
     warmup_inputs=None,
     overwrite=False,
     verify=True,
@@ -64,7 +65,9 @@ def export_saved_model(
 
     The SavedModel has one signature, `serving_default`, with named input(s) and, for a
     classifier, the outputs `logits` (float32 `[batch, classes]`), `probabilities` (softmax of the
-    logits) and `class_ids` (int64 `[batch]`); other models keep their outputs.
+    logits) and `class_ids` (int64 `[batch]`); other models keep their outputs. With a
+    `preprocessing`, the input is the raw one it describes (e.g. `uint8` pixels), preprocessed
+    in the graph as in training, and its class names add `classes` (string `[batch]`).
 
     Args:
         model: A `keras.Model`, a `keras_distill.Distiller` (its student is exported, never its
@@ -78,9 +81,13 @@ def export_saved_model(
             Defaults to `None`: read from the model.
         classifier: Whether to serve `logits`/`probabilities`/`class_ids`. Defaults to `None`:
             detected (one output of shape `[batch, classes >= 2]`).
+        preprocessing: A `keras_distill.export.Preprocessing`: the raw inputs the signature
+            takes and the training preprocessing applied to them before the model. Defaults to
+            `None`: the model's inputs, unchanged.
         warmup_inputs: Sample inputs (an array, a list of arrays, or a dict by input name,
-            batch first). When given, they are written as TF Serving warm-up requests (one
-            request of batch 1 per example, at most 100) and used for the verification.
+            batch first; raw inputs with a `preprocessing`). When given, they are written as
+            TF Serving warm-up requests (one request of batch 1 per example, at most 100) and
+            used for the verification.
             Defaults to `None`: no warm-up file, synthetic inputs for the verification.
         overwrite: Whether to replace an existing version. Defaults to `False`.
         verify: Whether to reload the export in a fresh Python process and compare its outputs
@@ -112,13 +119,15 @@ def export_saved_model(
 
 def _export_saved_model(
     model, base_dir, version=None, *, input_name=None, input_signature=None, classifier=None,
-    warmup_inputs=None, overwrite=False, verify=True, atol=1e-5, verbose=True,
+    preprocessing=None, warmup_inputs=None, overwrite=False, verify=True, atol=1e-5,
+    verbose=True,
 ):
     """`export_saved_model`, also returning a record `{max_abs_diff, warmup_records, ...}`."""
     base_dir = validation.check_directory_path(base_dir, "base_dir")
     version = _check_version(version)
     model = signature_lib.resolve_model(model, verbose=verbose)
-    signature = signature_lib.ServingSignature(model, input_name, input_signature, classifier)
+    signature = signature_lib.ServingSignature(model, input_name, input_signature, classifier,
+                                               preprocessing)
     samples = None
     if warmup_inputs is not None:
         samples, _ = signature.as_arrays(warmup_inputs, "warmup_inputs")

@@ -1,11 +1,12 @@
 """The serving signature shared by every export format: named inputs and classifier outputs.
 
 A classifier (one output of shape `[batch, classes]`, `classes >= 2`) is served as
-`{"logits", "probabilities", "class_ids"}`; any other model keeps its own outputs. A model that
-ends in softmax is read before the softmax, so `logits` are always logits.
+`{"logits", "probabilities", "class_ids"}` (and `"classes"`, the predicted class's name, when a
+`Preprocessing` names the classes); any other model keeps its own outputs. A model that ends in
+softmax is read before the softmax, so `logits` are always logits. With a `Preprocessing`, the
+signature takes the raw inputs and applies the training preprocessing before the model.
 """
 
-import re
 import warnings
 
 import keras
@@ -13,12 +14,14 @@ import numpy as np
 import tensorflow as tf
 
 from keras_distill import teacher as teacher_lib
+from keras_distill.export import preprocessing as preprocessing_lib
+from keras_distill.export import specs as specs_lib
 
 SIGNATURE_KEY = "serving_default"
 LOGITS = "logits"
 PROBABILITIES = "probabilities"
 CLASS_IDS = "class_ids"
-_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/]*$")
+CLASSES = "classes"
 
 
 def resolve_model(model, verbose=True):
@@ -66,63 +69,6 @@ def resolve_model(model, verbose=True):
     return model
 
 
-def _as_spec(spec, name):
-    if isinstance(spec, keras.InputSpec):
-        if spec.shape is None:
-            raise ValueError(
-                "Invalid value for argument `input_signature`. Expected specs with a shape. "
-                f"Received: input_signature={spec!r}"
-            )
-        return tf.TensorSpec(spec.shape, spec.dtype or "float32", name=name)
-    if isinstance(spec, tf.TensorSpec):
-        return tf.TensorSpec(spec.shape, spec.dtype, name=name)
-    raise TypeError(
-        "Invalid value for argument `input_signature`. Expected a `tf.TensorSpec`, a "
-        f"`keras.InputSpec` or a list of them. Received: input_signature={spec!r}"
-    )
-
-
-def _model_specs(model):
-    """`[(name, shape, dtype)]` read from a Functional/Sequential model, or `None`."""
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        inputs = None
-    if inputs:
-        struct = getattr(model, "_inputs_struct", None)  # Sequential has no `.input` until called.
-        if isinstance(struct, dict):
-            names = list(struct.keys())
-            inputs = list(struct.values())
-        else:
-            names = [_input_layer_name(x, i) for i, x in enumerate(inputs)]
-        return [(n, tuple(x.shape), x.dtype) for n, x in zip(names, inputs)]
-    if model.built:
-        try:  # Subclassed models record the shapes they were built with.
-            from keras.src.export import export_utils
-
-            specs = keras.tree.flatten(export_utils.get_input_signature(model))
-        except (ImportError, ValueError, TypeError, AttributeError):
-            return None
-        names = ["inputs"] if len(specs) == 1 else [f"inputs_{i}" for i in range(len(specs))]
-        return [(n, tuple(s.shape), s.dtype or "float32") for n, s in zip(names, specs)]
-    return None
-
-
-def _input_layer_name(tensor, index):
-    history = getattr(tensor, "_keras_history", None)
-    operation = getattr(history, "operation", None)
-    return getattr(operation, "name", None) or f"inputs_{index}"
-
-
-def _check_names(names, argument):
-    for name in names:
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise ValueError(
-                f"Invalid value for argument `{argument}`. Expected names made of letters, "
-                f"digits, `_`, `.`, `-` and `/`. Received: {argument}={name!r}"
-            )
-
-
 class ServingSignature:
     """The function, input specs and output names that every export format serves.
 
@@ -134,6 +80,9 @@ class ServingSignature:
             for a model that was never built. Defaults to `None`: read from the model.
         classifier: Whether to serve `logits`, `probabilities` and `class_ids`. Defaults to
             `None`: `True` for one output of shape `[batch, classes]` with `classes >= 2`.
+        preprocessing: A `keras_distill.export.Preprocessing`: the signature takes its raw
+            inputs (one input only) and applies it before the model; its `class_names` add the
+            `classes` output. Defaults to `None`: the model's own inputs, unchanged.
 
     Example:
 
@@ -142,9 +91,14 @@ class ServingSignature:
     >>> signature = ServingSignature(model)
     >>> signature.input_names, signature.output_names
     (['x'], ['logits', 'probabilities', 'class_ids'])
+    >>> raw = ServingSignature(model, preprocessing=preprocessing_lib.Preprocessing(
+    ...     input_dtype="uint8", normalization={"scale": 1 / 255}, class_names=list("abc")))
+    >>> raw.input_specs[0].dtype.name, raw.output_names[-1]
+    ('uint8', 'classes')
     """
 
-    def __init__(self, model, input_name=None, input_signature=None, classifier=None):
+    def __init__(self, model, input_name=None, input_signature=None, classifier=None,
+                 preprocessing=None):
         specs = None
         if input_signature is not None:
             given = input_signature if isinstance(input_signature, (list, tuple)) else [
@@ -159,7 +113,7 @@ class ServingSignature:
                 "dtype)`."
             )
         else:
-            found = _model_specs(model)
+            found = specs_lib.model_specs(model)
             if found is None:
                 raise ValueError(
                     f"The inputs of the model `{model.name}` cannot be read from it. Pass "
@@ -179,22 +133,31 @@ class ServingSignature:
             name or ("inputs" if len(specs) == 1 else f"inputs_{i}")
             for i, name in enumerate(names)
         ]
-        _check_names(names, "input_name")
+        specs_lib.check_names(names, "input_name")
         if len(set(names)) != len(names):
             raise ValueError(
                 "Invalid value for argument `input_name`. Expected distinct names. "
                 f"Received: input_name={names!r}"
             )
         self.input_names = names
-        self.input_specs = [_as_spec(spec, name) for name, (_, spec) in zip(names, specs)]
+        self.model_specs = [specs_lib.as_spec(spec, name)
+                            for name, (_, spec) in zip(names, specs)]
+        self.input_specs = self.model_specs
+        self.preprocessing = _check_preprocessing(preprocessing, self.model_specs)
+        if self.preprocessing is not None:
+            self.input_specs = [self.preprocessing.input_spec(self.model_specs[0], names[0])]
         self.model = model
         if not model.built:
-            model(self._pack(self.example_inputs(1)), training=False)
+            model(self._pack(specs_lib.synthetic(self.model_specs, 1)), training=False)
         self._logits_model = self._classifier_logits(model, classifier)
         self.is_classifier = self._logits_model is not None
         self.output_names = (
             [LOGITS, PROBABILITIES, CLASS_IDS] if self.is_classifier else self._plain_output_names()
         )
+        self.class_names = None if self.preprocessing is None else self.preprocessing.class_names
+        if self.class_names is not None:
+            self._check_class_names()
+            self.output_names.append(CLASSES)
 
     # ----------------------------------------------------------------- set-up
     def _classifier_logits(self, model, classifier):
@@ -203,7 +166,8 @@ class ServingSignature:
             if outputs:
                 shapes = [tuple(x.shape) for x in outputs]
             else:  # Subclassed: look at what it returns.
-                result = model(self._pack(self.example_inputs(1)), training=False)
+                example = self._pack(specs_lib.synthetic(self.model_specs, 1))
+                result = model(example, training=False)
                 shapes = [tuple(x.shape) for x in keras.tree.flatten(result)]
                 if isinstance(result, (dict, list, tuple)):
                     shapes = shapes * 2  # A structure is not a single classifier output.
@@ -218,7 +182,7 @@ class ServingSignature:
             return teacher_lib.logits_model(model, role="model")
 
     def _plain_output_names(self):
-        outputs = self.model(self._pack(self.example_inputs(1)), training=False)
+        outputs = self.model(self._pack(specs_lib.synthetic(self.model_specs, 1)), training=False)
         if isinstance(outputs, dict):
             return sorted(outputs)
         flat = keras.tree.flatten(outputs)
@@ -228,6 +192,22 @@ class ServingSignature:
         if len(names) != len(flat) or len(set(names)) != len(names):
             names = [f"output_{i}" for i in range(len(flat))]
         return names
+
+    def _check_class_names(self):
+        if not self.is_classifier:
+            raise ValueError(
+                "Invalid value for argument `preprocessing`. Class names name a classifier's "
+                f"classes, but `{self.model.name}` is not served as a classifier. Received: "
+                f"class_names={list(self.class_names)!r}"
+            )
+        example = self._pack(specs_lib.synthetic(self.model_specs, 1))
+        logits = self._logits_model(example, training=False)
+        if logits.shape[-1] != len(self.class_names):
+            raise ValueError(
+                "Invalid value for argument `preprocessing`. Expected one class name per "
+                f"class: {logits.shape[-1]} names. Received: {len(self.class_names)} "
+                f"class_names={list(self.class_names)!r}"
+            )
 
     def _pack(self, flat):
         if len(flat) == 1:
@@ -241,13 +221,18 @@ class ServingSignature:
     def serve(self, *inputs):
         """Runs the model on `inputs` (one tensor per input) and returns the named outputs."""
         inputs = [tf.cast(x, spec.dtype) for x, spec in zip(inputs, self.input_specs)]
+        if self.preprocessing is not None:
+            inputs = [tf.cast(self.preprocessing(inputs[0]), self.model_specs[0].dtype)]
         if self.is_classifier:
             logits = tf.cast(self._logits_model(self._pack(inputs), training=False), tf.float32)
-            return {
+            outputs = {
                 LOGITS: logits,
                 PROBABILITIES: tf.nn.softmax(logits, axis=-1),
                 CLASS_IDS: tf.argmax(logits, axis=-1),
             }
+            if self.class_names is not None:
+                outputs[CLASSES] = tf.gather(tf.constant(self.class_names), outputs[CLASS_IDS])
+            return outputs
         outputs = self.model(self._pack(inputs), training=False)
         if isinstance(outputs, dict):
             return {k: _float32(outputs[k]) for k in self.output_names}
@@ -263,16 +248,22 @@ class ServingSignature:
         return archive
 
     def example_inputs(self, batch_size=2, seed=0):
-        """Synthetic inputs matching the signature (unknown dimensions become `batch_size`/1)."""
-        rng = np.random.default_rng(seed)
-        arrays = []
-        for spec in self.input_specs:
-            shape = [batch_size] + [d if d is not None else 1 for d in spec.shape.as_list()[1:]]
-            if spec.dtype.is_floating:
-                arrays.append(rng.standard_normal(shape).astype(spec.dtype.as_numpy_dtype))
-            else:
-                arrays.append(np.zeros(shape, spec.dtype.as_numpy_dtype))
-        return arrays
+        """Synthetic inputs matching the signature (unknown dimensions become `batch_size`/1;
+        raw inputs of a `Preprocessing` take its resize size, and pixels in `[0, 255]`)."""
+        if self.preprocessing is not None:
+            spec = self.input_specs[0]
+            return [self.preprocessing.example(spec.shape.as_list()[1:], spec.dtype,
+                                               batch_size, seed)]
+        return specs_lib.synthetic(self.input_specs, batch_size, seed)
+
+    def describe(self):
+        """A JSON-ready description of the inputs and outputs (for the model card)."""
+        outputs = self.serve(*[tf.constant(x) for x in self.example_inputs(1)])
+        return {
+            "inputs": [specs_lib.describe_spec(s.name, s) for s in self.input_specs],
+            "model_inputs": [specs_lib.describe_spec(s.name, s) for s in self.model_specs],
+            "outputs": [specs_lib.describe_spec(k, outputs[k]) for k in self.output_names],
+        }
 
     def as_arrays(self, data, argument):
         """Reads `data` into `(inputs, labels)`: one NumPy array per input, labels or `None`.
@@ -337,6 +328,23 @@ class ServingSignature:
             for k, v in batch.items():
                 outputs.setdefault(k, []).append(np.asarray(v))
         return {k: np.concatenate(v) for k, v in outputs.items()}
+
+
+def _check_preprocessing(preprocessing, model_specs):
+    if preprocessing is None:
+        return None
+    if not isinstance(preprocessing, preprocessing_lib.Preprocessing):
+        raise TypeError(
+            "Invalid value for argument `preprocessing`. Expected a "
+            "`keras_distill.export.Preprocessing` or `None`. Received: "
+            f"preprocessing={preprocessing!r} of type {type(preprocessing).__name__}"
+        )
+    if len(model_specs) != 1:
+        raise ValueError(
+            "Invalid value for argument `preprocessing`. Expected a model with one input; "
+            f"this one has {len(model_specs)}. Received: preprocessing={preprocessing!r}"
+        )
+    return preprocessing
 
 
 def _is_input(value):

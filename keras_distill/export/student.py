@@ -1,4 +1,5 @@
-"""`export_student`: every deployment artifact of a model in one call, with a record of each."""
+"""`export_student`: every deployment artifact of a model in one call, with a record of each and
+a `model_card.json` beside them."""
 
 import os
 
@@ -7,6 +8,7 @@ import tensorflow as tf
 
 from keras_distill import validation
 from keras_distill.export import measure
+from keras_distill.export import model_card as model_card_lib
 from keras_distill.export import saved_model as saved_model_lib
 from keras_distill.export import signature as signature_lib
 from keras_distill.export import tflite as tflite_lib
@@ -37,16 +39,24 @@ def export_student(
     *,
     name=None,
     version=None,
+    preprocessing=None,
     warmup_inputs=None,
     min_agreement=0.98,
     overwrite=False,
     verify=True,
+    model_card=True,
     verbose=True,
 ):
     """Exports a model (a `Distiller`'s student) in several formats and measures each artifact.
 
     Layout: `output_dir/saved_model/<version>/` (TF Serving's base path is
-    `output_dir/saved_model`) and `output_dir/<name>[_<quantization>].tflite`.
+    `output_dir/saved_model`), `output_dir/<name>[_<quantization>].tflite` and
+    `output_dir/model_card.json` (see `keras_distill.export.model_card`).
+
+    With a `preprocessing`, every artifact takes the raw inputs it describes (e.g. `uint8`
+    pixels) and applies the training preprocessing inside; `representative_data`, `eval_data`
+    and `warmup_inputs` are then raw inputs too, and each artifact's `agreement` is measured
+    against the Keras model fed the same inputs preprocessed the same way.
 
     Args:
         model_or_path: A `keras.Model`, a `keras_distill.Distiller` (its student is exported),
@@ -55,17 +65,23 @@ def export_student(
         formats: `"saved_model"`, `"tflite"` or a list of them. Defaults to both.
         quantization: TFLite quantization (`None`, `"float16"`, `"dynamic"`, `"int8"`) or a
             list of them, one `.tflite` file each. Defaults to `None` (float32).
-        representative_data: Calibration inputs for `"int8"`. Defaults to `None`.
-        eval_data: `x` or `(x, y)` on which every artifact is compared with the Keras model.
-            Defaults to `None`: agreement on synthetic inputs, no accuracy.
+        representative_data: Calibration inputs for `"int8"` (what the file takes: raw inputs
+            with a `preprocessing`). Defaults to `None`.
+        eval_data: `x` or `(x, y)` on which every artifact is compared with the Keras model
+            (raw inputs with a `preprocessing`). Defaults to `None`: agreement on synthetic
+            inputs, no accuracy.
         name: Stem of the `.tflite` file names. Defaults to `None`: the model's name.
         version: The SavedModel version. Defaults to `None`: the next one.
+        preprocessing: A `keras_distill.export.Preprocessing`: the raw inputs every artifact
+            takes, the training preprocessing applied inside, and the class names (the
+            `classes` output). Defaults to `None`: the model's inputs, unchanged.
         warmup_inputs: Inputs for TF Serving warm-up requests. Defaults to `None`: the first
             10 examples of `eval_data` or `representative_data` when given, else none.
         min_agreement: Lowest top-1 agreement for quantized `.tflite` files. Defaults to `0.98`.
         overwrite: Whether to replace an existing version or file. Defaults to `False`.
         verify: Whether to reload the SavedModel in a fresh process before publishing it.
             Defaults to `True`.
+        model_card: Whether to write `output_dir/model_card.json`. Defaults to `True`.
         verbose: Whether to print what was exported. Defaults to `True`.
 
     Returns:
@@ -90,7 +106,7 @@ def export_student(
     for q in quantizations if "tflite" in formats else []:
         tflite_lib._check_quantization(q, representative_data, min_agreement)
     model = signature_lib.resolve_model(model_or_path, verbose=verbose)
-    signature = signature_lib.ServingSignature(model)
+    signature = signature_lib.ServingSignature(model, preprocessing=preprocessing)
     inputs = labels = None
     if eval_data is not None:
         inputs, labels = signature.as_arrays(eval_data, "eval_data")
@@ -102,7 +118,8 @@ def export_student(
     if "saved_model" in formats:
         _, record, _ = saved_model_lib._export_saved_model(
             model, os.path.join(output_dir, "saved_model"), version,
-            warmup_inputs=warmup_inputs, overwrite=overwrite, verify=verify, verbose=verbose,
+            preprocessing=preprocessing, warmup_inputs=warmup_inputs, overwrite=overwrite,
+            verify=verify, verbose=verbose,
         )
         measured = _measure_saved_model(record["path"], signature, inputs, labels)
         if record["max_abs_diff"] is None:  # Not checked in a fresh process: check here.
@@ -120,7 +137,26 @@ def export_student(
             min_agreement=min_agreement, overwrite=overwrite, verbose=verbose,
             signature=signature,
         )
+    if model_card:
+        model_card_lib.write_model_card(output_dir, signature, records,
+                                        evaluation=evaluation_notes(signature, inputs, labels))
     return records
+
+
+def evaluation_notes(signature, inputs, labels):
+    """The model card's `evaluation`: what the artifacts were measured on.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((4,), name="x"), keras.layers.Dense(3)])
+    >>> evaluation_notes(signature_lib.ServingSignature(model), [np.zeros((5, 4))], None)
+    {'inputs': 'model', 'examples': 5, 'labels': False}
+    """
+    transforms = signature.preprocessing is not None and signature.preprocessing.transforms
+    return {"inputs": "raw" if transforms else "model",
+            "examples": None if inputs is None else int(len(inputs[0])),
+            "labels": labels is not None}
 
 
 def _measure_saved_model(export_dir, signature, inputs, labels):

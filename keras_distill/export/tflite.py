@@ -179,6 +179,7 @@ def export_tflite(
     input_name=None,
     input_signature=None,
     classifier=None,
+    preprocessing=None,
     overwrite=False,
     verbose=True,
 ):
@@ -190,9 +191,11 @@ def export_tflite(
         path: The file to write; must end in `.tflite`.
         quantization: `None` (float32), `"float16"` (float16 weights), `"dynamic"`
             (dynamic-range int8 weights) or `"int8"` (full integer ops, calibrated on
-            `representative_data`; the file's inputs and outputs stay float32). Defaults to
-            `None`.
-        representative_data: Calibration inputs for `"int8"`: an array, a list of arrays, a dict
+            `representative_data`; the file's inputs keep the signature's dtype, e.g. `uint8`
+            raw pixels with a `preprocessing` or float32, and its outputs stay float32: the
+            quantize and dequantize steps happen inside). Defaults to `None`.
+        representative_data: Calibration inputs for `"int8"` (raw inputs with a
+            `preprocessing`: what the file takes): an array, a list of arrays, a dict
             by input name, `(x, y)`, or a `tf.data.Dataset` of batches of these (at most 500
             examples are used). Defaults to `None`.
         eval_data: `x` or `(x, y)` (or a dataset) on which the file is checked against Keras:
@@ -203,6 +206,9 @@ def export_tflite(
         input_name: Name of the signature's input. Defaults to `None`: the model's.
         input_signature: `tf.TensorSpec` for a model that was never built. Defaults to `None`.
         classifier: Serve `logits`/`probabilities`/`class_ids`. Defaults to `None`: detected.
+        preprocessing: A `keras_distill.export.Preprocessing`: the file takes the raw inputs
+            it describes and preprocesses them inside, as in training; its class names add the
+            string output `classes`. Defaults to `None`: the model's inputs, unchanged.
         overwrite: Whether to replace an existing file. Defaults to `False`.
         verbose: Whether to print what was exported. Defaults to `True`.
 
@@ -227,15 +233,16 @@ def export_tflite(
 
 def _export_tflite(
     model, path, quantization=None, representative_data=None, *, eval_data=None,
-    min_agreement=0.98, input_name=None, input_signature=None, classifier=None, overwrite=False,
-    verbose=True, signature=None,
+    min_agreement=0.98, input_name=None, input_signature=None, classifier=None,
+    preprocessing=None, overwrite=False, verbose=True, signature=None,
 ):
     """`export_tflite`, also returning its record `{size_bytes, latency_ms_batch1, ...}`."""
     path = _check_path(path, overwrite)
     _check_quantization(quantization, representative_data, min_agreement)
     if signature is None:
         model = signature_lib.resolve_model(model, verbose=verbose)
-        signature = signature_lib.ServingSignature(model, input_name, input_signature, classifier)
+        signature = signature_lib.ServingSignature(model, input_name, input_signature, classifier,
+                                                   preprocessing)
     calibration = labels = None
     if representative_data is not None:
         calibration, _ = signature.as_arrays(representative_data, "representative_data")

@@ -14,8 +14,11 @@ import numpy as np
 import tensorflow as tf
 inputs = np.load(sys.argv[2])
 function = tf.saved_model.load(sys.argv[1]).signatures[sys.argv[4]]
-outputs = function(**{name: tf.constant(inputs[name]) for name in inputs.files})
-np.savez(sys.argv[3], **{name: value.numpy() for name, value in outputs.items()})
+outputs = {name: value.numpy() for name, value in function(
+    **{name: tf.constant(inputs[name]) for name in inputs.files}).items()}
+# String outputs (`classes`) come back as object arrays, which `np.load` refuses without pickle.
+np.savez(sys.argv[3], **{name: value.astype(bytes) if value.dtype == object else value
+                         for name, value in outputs.items()})
 """
 
 

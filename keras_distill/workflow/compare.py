@@ -2,6 +2,7 @@
 
 from keras_distill import io
 from keras_distill import report as report_lib
+from keras_distill.workflow import run_directory
 from keras_distill.workflow import setup
 
 
@@ -24,7 +25,8 @@ def evaluate(models, data, *, histories=None, meta=None, batch_size=1024, **meas
 
 
 def evaluate_saved(config=None, *, log=print, **values):
-    """The `keras-distill evaluate` command: compares saved models and writes the report.
+    """The `keras-distill evaluate` command: compares saved models and writes the report into
+    a new run directory under `config.output`.
 
     Args:
         config: A `RunConfig` with `teacher.path` and `student.path` (and optionally
@@ -33,19 +35,21 @@ def evaluate_saved(config=None, *, log=print, **values):
         **values: Keyword names applied to the config (`teacher`, `student`, `scratch`, ...).
 
     Returns:
-        The `Report` (also written to `config.output`).
+        The `Report` (also written to its run directory, `report.meta["run_directory"]`).
     """
     config = setup.command_config("evaluate", config, values)
-    setup.prepare_directories(config)
     data = setup.load_data(config, transfer=False)
-    models = {"teacher": io.load_model(config.teacher.path, role="teacher", data=data)}
+    trust = {"data": data, "trust_savedmodel": config.teacher.trust_savedmodel}
+    models = {"teacher": io.load_model(config.teacher.path, role="teacher", **trust)}
     if config.student.scratch_path:
-        models["scratch"] = io.load_model(config.student.scratch_path, role="scratch", data=data)
-    models["distilled"] = io.load_model(config.student.path, role="student", data=data)
+        models["scratch"] = io.load_model(config.student.scratch_path, role="scratch", **trust)
+    models["distilled"] = io.load_model(config.student.path, role="student", **trust)
     log("evaluating: " + ", ".join(models))
     report = evaluate(models, data, meta={"config": {
         "teacher": config.teacher.path, "student": config.student.path,
         "scratch": config.student.scratch_path}})
-    paths = report.write(config.output)
+    with run_directory.run_directory(config) as directory:
+        report.meta["run_directory"] = directory
+        paths = report.write(directory)
     log(f"report: {', '.join(paths.values())}")
     return report

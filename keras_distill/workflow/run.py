@@ -1,15 +1,20 @@
 """The main job: teacher, scratch student, distilled student, comparison, export, report."""
 
 import os
+import shutil
 import time
 
 from keras_distill import io
 from keras_distill.workflow import compare
 from keras_distill.workflow import export as export_stage
+from keras_distill.workflow import publish
+from keras_distill.workflow import run_directory
 from keras_distill.workflow import setup
 from keras_distill.workflow import students
 from keras_distill.workflow import teacher as teacher_stage
 from keras_distill.workflow import tune as tune_stage
+
+EXPORT_DIR = "export"
 
 
 def run(config=None, *, log=print, measure_kwargs=None, **values):
@@ -17,14 +22,18 @@ def run(config=None, *, log=print, measure_kwargs=None, **values):
 
     1. Everything is checked first: the config, the strategy, the directories, the data and the
        user's teacher, before any model trains.
-    2. The teacher: the user's, or the reference teacher (reused from `config.output` when an
-       earlier run trained it with the same settings).
+    2. The teacher: the user's, or the reference teacher (reused from `<output>/teachers/` when
+       an earlier run trained it with the same settings).
     3. With `config.tune.trials`, alpha/T are chosen by a search on a validation split held out
        of training, where the tuned student is also compared with the scratch student.
-    4. The scratch and the distilled student, trained the same way; both saved to the output.
+    4. The scratch and the distilled student, trained the same way.
     5. Teacher, scratch and distilled measured on the test split; the distilled student exported
-       (SavedModel, `.tflite` float32 and int8) into `<export.dir>/<dataset>_student/`, each
-       artifact measured; the report written (`report.json`, `.md`, `.png`).
+       (SavedModel, `.tflite` float32 and int8), each artifact measured; the report written.
+
+    Everything lands in a new run directory, `<output>/run-<time>/` (`<output>/latest` points
+    at it): `teacher.keras` (the reference teacher), `scratch.keras`, `student.keras`,
+    `report.{json,md,png}`, `export/` and `config.toml`. With `config.export.publish`, the
+    SavedModel is also published as the next version of that TF Serving base path.
 
     Args:
         config: A `RunConfig`, or `None` for `run`'s defaults. Defaults to `None`.
@@ -33,53 +42,67 @@ def run(config=None, *, log=print, measure_kwargs=None, **values):
         **values: Keyword names applied to the config (`epochs`, `alpha`, `teacher`, ...).
 
     Returns:
-        The `keras_distill.report.Report` (also written to `config.output`).
+        The `keras_distill.report.Report`; `report.meta["run_directory"]` is where it was written.
     """
     started = time.perf_counter()
     config = setup.command_config("run", config, values)
     strategy = setup.resolve_strategy(
         config, plain_fit="run the whole job (the teacher and the scratch student)")
-    setup.prepare_directories(config)
+    setup.check_backup_directory(config)
     data = setup.load_data(config)
     tune_data = setup.load_data(config, validation_split=True) if config.tune.trials else None
     log(setup.describe_data(data))
-    teacher, teacher_history = teacher_stage.obtain_teacher(data, config, strategy=strategy,
-                                                            log=log)
-    tuning = None
-    if config.tune.trials:
-        tuning = tune_stage.choose_alpha_temperature(tune_data, teacher, config, log=log)
-        config = config.replace(alpha=tuning["alpha"], temperature=tuning["temperature"])
-    log(f"scratch: training the {config.student.family} student from scratch, "
-        f"{config.student.epochs} epochs")
-    scratch, scratch_history = students.train_student(data, config, strategy=strategy)
-    log(students.describe_distillation(data, config))
-    distilled, distilled_history = students.train_student(data, config, teacher=teacher,
-                                                          strategy=strategy)
-    io.save_model(scratch, os.path.join(config.output, setup.SCRATCH_FILE))
-    io.save_model(distilled, os.path.join(config.output, setup.STUDENT_FILE))
-    log("evaluating: accuracy, agreement, size, CPU latency (batch 1) and throughput")
-    histories = {"teacher": teacher_history, "scratch": scratch_history,
-                 "distilled": distilled_history}
-    meta = {"config": _report_config(config, strategy), "curves_split": "test"}
-    report = compare.evaluate({"teacher": teacher, "scratch": scratch, "distilled": distilled},
-                              data, histories={k: v for k, v in histories.items() if v},
-                              meta=meta, **(measure_kwargs or {}))
-    if tuning is not None:
-        report.meta["tuning"] = tuning
-        report.row("distilled")["note"] = tuning["text"]
-    if config.export.dir is not None:
-        export_stage.export_artifacts(
-            distilled, data, os.path.join(config.export.dir, f"{data.name}_student"), report,
-            config, log=log)
-    report.meta["wall_time_s"] = round(time.perf_counter() - started, 1)
-    paths = report.write(config.output)
-    log(f"report: {', '.join(paths.values())}")
+    students.check_student(data, config)
+    teacher, teacher_history, teacher_path = teacher_stage.obtain_teacher(
+        data, config, strategy=strategy, log=log)
+    with run_directory.run_directory(config, strategy) as directory:
+        tuning = None
+        if config.tune.trials:
+            tuning = tune_stage.choose_alpha_temperature(tune_data, teacher, config, directory,
+                                                         log=log)
+            config = config.replace(alpha=tuning["alpha"], temperature=tuning["temperature"])
+        log(f"scratch: training the {config.student.family} student from scratch, "
+            f"{config.student.epochs} epochs")
+        scratch, scratch_history = students.train_student(data, config, strategy=strategy)
+        log(students.describe_distillation(data, config))
+        distilled, distilled_history = students.train_student(data, config, teacher=teacher,
+                                                              strategy=strategy)
+        if config.teacher.path is None:
+            shutil.copy2(teacher_path, os.path.join(directory, setup.TEACHER_FILE))
+        io.save_model(scratch, os.path.join(directory, setup.SCRATCH_FILE))
+        io.save_model(distilled, os.path.join(directory, setup.STUDENT_FILE))
+        log("evaluating: accuracy, agreement, size, CPU latency (batch 1) and throughput")
+        histories = {"teacher": teacher_history, "scratch": scratch_history,
+                     "distilled": distilled_history}
+        meta = {"config": _report_config(config, strategy, teacher_path),
+                "curves_split": "test", "run_directory": directory}
+        report = compare.evaluate(
+            {"teacher": teacher, "scratch": scratch, "distilled": distilled}, data,
+            histories={k: v for k, v in histories.items() if v}, meta=meta,
+            **(measure_kwargs or {}))
+        if tuning is not None:
+            report.meta["tuning"] = tuning
+            report.row("distilled")["note"] = tuning["text"]
+        if config.export.enabled:
+            records = export_stage.export_artifacts(
+                distilled, data, os.path.join(directory, EXPORT_DIR), report, config, log=log)
+            if config.export.publish is not None and "saved_model" in records:
+                version, path = publish.publish_saved_model(records["saved_model"]["path"],
+                                                            config.export.publish)
+                report.meta["published"] = {"version": version, "path": path}
+                log(f"publish: SavedModel published as version {version} of "
+                    f"{config.export.publish} ({path}); TF Serving serves the highest version")
+        report.meta["wall_time_s"] = round(time.perf_counter() - started, 1)
+        paths = report.write(directory)
+        log(f"report: {', '.join(paths.values())}")
+    log(f"run: every output of this run is in {directory} "
+        f"({os.path.join(config.output, run_directory.LATEST)} points there)")
     return report
 
 
-def _report_config(config, strategy):
+def _report_config(config, strategy, teacher_path):
     """The settings that shaped the comparison, one level deep, for the report's header."""
-    settings = {"teacher": config.teacher.path or "reference cnn",
+    settings = {"teacher": teacher_path,
                 "student": config.student.family, "student_size": config.student.size,
                 "epochs": config.student.epochs, "teacher_epochs": config.teacher.epochs,
                 "batch_size": config.train.batch_size, "alpha": config.distill.alpha,

@@ -72,9 +72,8 @@ def resolve_strategy(config, *, plain_fit=None):
     return strategy
 
 
-def prepare_directories(config):
-    """Creates the output directory and checks the backup directory can be written."""
-    distribute.check_writable_directory(config.output, "output")
+def check_backup_directory(config):
+    """Checks `config.distill.backup_dir` (if any) can be written, creating it."""
     if config.distill.backup_dir is not None:
         distribute.check_writable_directory(config.distill.backup_dir)
 
@@ -86,14 +85,17 @@ def load_data(config, *, validation_split=False, transfer=True):
         config: A `RunConfig`.
         validation_split: Hold `config.data.validation_split` of the training split out as
             `validation`. Defaults to `False`.
-        transfer: Generate `config.data.transfer_samples` unlabeled examples. Defaults to
-            `True`.
+        transfer: Add the transfer set (`config.data.transfer_samples` generated examples, or
+            `config.data.unlabeled`). Defaults to `True`.
     """
     data = config.data
     return datasets.load(
         data.dataset, data_dir=data.data_dir,
         transfer_samples=data.transfer_samples if transfer else 0,
-        validation_split=data.validation_split if validation_split else 0.0)
+        unlabeled=data.unlabeled if transfer else None,
+        validation_split=data.validation_split if validation_split else 0.0,
+        test_split=data.test_split, label_column=data.label_column, features=data.features,
+        image_size=data.image_size)
 
 
 def describe_data(data):

@@ -6,19 +6,31 @@ import os
 
 import keras
 
-from keras_distill import distribute
 from keras_distill import io
 from keras_distill import models as models_lib
 from keras_distill.data import cache as cache_lib
 from keras_distill.distiller import Distiller
+from keras_distill.workflow import run_directory
 from keras_distill.workflow import setup
 from keras_distill.workflow import teacher as teacher_stage
 from keras_distill.workflow import training
 
 
+def check_student(data, config):
+    """Raises `ValueError` unless the student of `config` can be built for `data` (before
+    anything trains)."""
+    if config.student.family in models_lib.APPLICATIONS:
+        models_lib.check_application_input(config.student.family, data.input_shape, "student")
+
+
 def build_student(data, config, strategy=None):
-    """The reference student of `config.student` for `data`, seeded with `config.train.seed`."""
+    """The student of `config.student` for `data` (a reference family, or a keras.applications
+    model at the data's resolution), seeded with `config.train.seed`."""
     with training.strategy_scope(strategy):
+        if config.student.family in models_lib.APPLICATIONS:
+            return models_lib.application(config.student.family, data.input_shape,
+                                          data.num_classes, input_name=data.feature_name,
+                                          seed=config.train.seed)
         return models_lib.reference_student(
             config.student.family, data.input_shape, data.num_classes, size=config.student.size,
             input_name=data.feature_name, seed=config.train.seed)
@@ -29,8 +41,7 @@ def train_student(data, config, *, teacher=None, strategy=None, validation="test
 
     Both kinds start from the same weights for the same seed, see the same labeled examples in
     the same number of epochs, and use the same optimizer (Adam, cosine decay). The distilled
-    one also sees `data.transfer` (unlabeled, labeled by the teacher only) when `data` has one
-    and `config.data.transfer_samples` asks for it.
+    one also sees `data.transfer` (unlabeled, labeled by the teacher only) when `data` has one.
 
     Args:
         data: A `ClassificationData`.
@@ -59,7 +70,7 @@ def train_student(data, config, *, teacher=None, strategy=None, validation="test
             shuffle=False)
         return student, training.history_dict(history)
     teacher = training.copy_into_scope(teacher, strategy)
-    with_transfer = data.transfer is not None and config.data.transfer_samples > 0
+    with_transfer = data.transfer is not None
     examples = data.sizes.get("train", 0) + (data.sizes.get("transfer", 0) if with_transfer else 0)
     with training.strategy_scope(strategy):
         distiller = Distiller(student=student, teacher=teacher).compile(
@@ -88,7 +99,7 @@ def describe_distillation(data, config, strategy=None):
     """One line: `"distilling: 30 epochs, alpha=0.5, T=4, cached teacher outputs"`."""
     mode = "cached teacher outputs" if config.distill.cache_teacher else "online teacher"
     extra = (f", {data.sizes['transfer']:,} unlabeled transfer examples"
-             if data.transfer is not None and config.data.transfer_samples else "")
+             if data.transfer is not None else "")
     replicas = f", {strategy.num_replicas_in_sync} replica(s)" if strategy is not None else ""
     return (f"distilling: {config.student.epochs} epochs, alpha={config.distill.alpha:.4g}, "
             f"T={config.distill.temperature:.4g}, {mode}{extra}{replicas}")
@@ -96,7 +107,7 @@ def describe_distillation(data, config, strategy=None):
 
 def distill(config=None, *, log=print, **values):
     """The `keras-distill distill` command: distills the reference student from a saved teacher
-    and saves `output/student.keras` (written by the chief only).
+    and saves `student.keras` in a new run directory under `config.output` (by the chief only).
 
     Args:
         config: A `RunConfig` with `teacher.path`, or `None` for `distill`'s defaults.
@@ -109,13 +120,13 @@ def distill(config=None, *, log=print, **values):
     """
     config = setup.command_config("distill", config, values)
     strategy = setup.resolve_strategy(config)
-    setup.prepare_directories(config)
+    setup.check_backup_directory(config)
     data = setup.load_data(config)
-    teacher, _ = teacher_stage.obtain_teacher(data, config, strategy=strategy, log=log)
+    check_student(data, config)
+    teacher, _, _ = teacher_stage.obtain_teacher(data, config, strategy=strategy, log=log)
     log(describe_distillation(data, config, strategy))
-    student, history = train_student(data, config, teacher=teacher, strategy=strategy)
-    path = os.path.join(config.output, setup.STUDENT_FILE)
-    with distribute.chief_output_dir(config.output, strategy) as directory:
-        io.save_model(student, os.path.join(directory, setup.STUDENT_FILE))
+    with run_directory.run_directory(config, strategy) as directory:
+        student, history = train_student(data, config, teacher=teacher, strategy=strategy)
+        path = io.save_model(student, os.path.join(directory, setup.STUDENT_FILE))
     log(f"distilled student: test accuracy {history['val_accuracy'][-1]:.1%}, saved to {path}")
     return student, history, path

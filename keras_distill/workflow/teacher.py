@@ -2,14 +2,18 @@
 settings, or load the user's.
 """
 
+import hashlib
 import json
 import os
 import time
 
 from keras_distill import io
 from keras_distill import models as models_lib
+from keras_distill.workflow import run_directory
 from keras_distill.workflow import setup
 from keras_distill.workflow import training
+
+TEACHERS_DIR = "teachers"
 
 
 def train_teacher(data, config, *, strategy=None, validation="test"):
@@ -33,6 +37,9 @@ def train_teacher(data, config, *, strategy=None, validation="test"):
         if teacher.family is None:
             model = models_lib.reference_teacher(data.input_shape, data.num_classes,
                                                  input_name=data.feature_name, seed=train.seed)
+        elif teacher.family in models_lib.APPLICATIONS:
+            model = models_lib.application(teacher.family, data.input_shape, data.num_classes,
+                                           input_name=data.feature_name, seed=train.seed)
         else:
             model = models_lib.build(teacher.family, data.input_shape, data.num_classes,
                                      width=teacher.width, depth=teacher.depth,
@@ -51,8 +58,10 @@ def train_teacher(data, config, *, strategy=None, validation="test"):
 
 def teacher_key(data, config, strategy=None):
     """What makes two reference teachers the same: the data and every training setting."""
-    dataset = data.describe()
+    dataset = data.describe()  # Without the transfer set: the teacher never trains on it.
     dataset["sizes"] = {k: v for k, v in dataset["sizes"].items() if k != "transfer"}
+    dataset["source"] = {k: v for k, v in dataset.get("source", {}).items()
+                         if k != "unlabeled"}
     key = {"dataset": dataset, "epochs": config.teacher.epochs,
            "batch_size": config.train.batch_size, "seed": config.train.seed,
            "learning_rate": config.train.learning_rate}
@@ -64,40 +73,83 @@ def teacher_key(data, config, strategy=None):
     return key
 
 
+def teacher_cache_dir(output, key):
+    """`<output>/teachers/<digest of key>`: one directory per set of teacher settings."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return os.path.join(output, TEACHERS_DIR, digest)
+
+
 def cached_teacher(data, config, *, strategy=None, log=print):
-    """Returns `(teacher, history)`: reused from `output/teacher.keras` when an earlier run
-    trained it on the same data with the same settings, else trained now and saved there."""
-    path = os.path.join(config.output, setup.TEACHER_FILE)
-    meta_path = os.path.join(config.output, setup.TEACHER_META_FILE)
+    """Returns `(teacher, history, path)`: the reference teacher reused from
+    `<output>/teachers/<digest>/teacher.keras` when an earlier run trained it on the same data
+    with the same settings, else trained now and saved there (atomically, beside its
+    `teacher.json`); teachers of other settings are kept in their own directories."""
     key = teacher_key(data, config, strategy)
+    directory = teacher_cache_dir(config.output, key)
+    path = os.path.join(directory, setup.TEACHER_FILE)
+    meta_path = os.path.join(directory, setup.TEACHER_META_FILE)
     if not config.teacher.retrain and os.path.isfile(path) and os.path.isfile(meta_path):
         with open(meta_path, encoding="utf-8") as f:
             meta = json.load(f)
         if meta.get("key") == key:
             log(f"teacher: reused from {path} (trained by an earlier run with the same settings)")
-            return io.load_model(path, role="teacher"), meta.get("history", {})
+            return io.load_model(path, role="teacher"), meta.get("history", {}), path
     log(f"teacher: training the reference teacher, {config.teacher.epochs} epochs")
     start = time.perf_counter()
     teacher, history = train_teacher(data, config, strategy=strategy)
-    io.save_model(teacher, path)
-    io.write_json(meta_path, {"key": key, "history": history})
+    with io.atomic_directory(directory, overwrite=True) as staging:
+        io.save_model(teacher, os.path.join(staging, setup.TEACHER_FILE))
+        io.write_json(os.path.join(staging, setup.TEACHER_META_FILE),
+                      {"key": key, "history": history})
     log(f"teacher: trained in {time.perf_counter() - start:.0f} s, saved to {path}")
-    return teacher, history
+    return teacher, history, path
 
 
 def obtain_teacher(data, config, *, strategy=None, log=print):
-    """`(teacher, history)`: the user's `config.teacher.path` (checked against `data`; no
+    """`(teacher, history, path)`: the user's `config.teacher.path` (checked against `data`; no
     history), or the reference teacher from `cached_teacher`."""
-    if config.teacher.path is None:
+    teacher = config.teacher
+    if teacher.path is None:
         return cached_teacher(data, config, strategy=strategy, log=log)
     with training.strategy_scope(strategy):
-        model = io.load_model(config.teacher.path, role="teacher", data=data)
-    log(f"teacher: loaded from {config.teacher.path}")
-    return model, {}
+        if teacher.is_application:
+            model = models_lib.application(teacher.path, data.input_shape, data.num_classes,
+                                           input_name=data.feature_name)
+            _load_weights(model, teacher.weights)
+            source = f"{teacher.path} with weights {teacher.weights}"
+        else:
+            model = io.load_model(teacher.path, role="teacher",
+                                  trust_savedmodel=teacher.trust_savedmodel)
+            source = teacher.path
+        model = _at_data_resolution(model, data)
+    io.check_fits(model, data, role="teacher", path=teacher.path)
+    log(f"teacher: loaded from {source}")
+    return model, {}, teacher.path
+
+
+def _load_weights(model, path):
+    try:
+        model.load_weights(path)
+    except Exception as error:  # Keras raises many kinds for weights that do not fit.
+        raise ValueError(
+            f"Invalid value for argument `teacher_weights`. Expected weights of this teacher "
+            f"({model.name}, {model.count_params():,} parameters, for the data's shape and "
+            f"classes). Received: teacher_weights={path!r} ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:200]})") from None
+
+
+def _at_data_resolution(model, data):
+    """A teacher of another image size gets each batch resized to its own input."""
+    own = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else ()
+    shape = tuple(data.input_shape)
+    if len(own) == 3 == len(shape) and own != shape and own[-1] == shape[-1]:
+        return models_lib.resize_to(model, shape, input_name=data.feature_name)
+    return model
 
 
 def train_and_save(config=None, *, log=print, **values):
-    """The `keras-distill train-teacher` command: trains the teacher, saves `teacher.keras`.
+    """The `keras-distill train-teacher` command: trains the teacher and saves `teacher.keras`
+    in a new run directory under `config.output`.
 
     Args:
         config: A `RunConfig`, or `None` for `train-teacher`'s defaults. Defaults to `None`.
@@ -109,10 +161,10 @@ def train_and_save(config=None, *, log=print, **values):
     """
     config = setup.command_config("train-teacher", config, values)
     strategy = setup.resolve_strategy(config, plain_fit="train the teacher")
-    setup.prepare_directories(config)
     data = setup.load_data(config, transfer=False)
     log(f"teacher: training on {data.name}, {config.teacher.epochs} epochs")
-    model, history = train_teacher(data, config, strategy=strategy)
-    path = io.save_model(model, os.path.join(config.output, setup.TEACHER_FILE))
+    with run_directory.run_directory(config, strategy) as directory:
+        model, history = train_teacher(data, config, strategy=strategy)
+        path = io.save_model(model, os.path.join(directory, setup.TEACHER_FILE))
     log(f"teacher: test accuracy {history['val_accuracy'][-1]:.1%}, saved to {path}")
     return model, history, path

@@ -6,6 +6,7 @@ import os
 
 from keras_distill import io
 from keras_distill import tuning
+from keras_distill.workflow import run_directory
 from keras_distill.workflow import setup
 from keras_distill.workflow import students
 from keras_distill.workflow import teacher as teacher_stage
@@ -32,19 +33,20 @@ def _splits(data, config):
             data.batches("validation", 1024))
 
 
-def choose_alpha_temperature(data, teacher, config, *, log=print):
+def choose_alpha_temperature(data, teacher, config, directory, *, log=print):
     """Searches alpha/T on `data`'s validation split and compares with the scratch student there.
 
     Runs `keras_distill.tuning.tune_and_compare`: `config.tune.trials` trials of
     `config.tune_epochs` epochs each on the training split (without the validation examples),
     the best configuration retrained, and the same student trained from labels alone, both
     scored on the validation split. Writes `tuning_results.txt`/`.csv` and `tune_compare.txt`
-    to `config.output`.
+    (and keras-tuner's `tuning/` working directory) to `directory`.
 
     Args:
         data: A `ClassificationData` loaded with a validation split.
         teacher: The teacher `keras.Model`.
         config: A `RunConfig`.
+        directory: The run's directory.
         log: Called with one line per stage. Defaults to `print`.
 
     Returns:
@@ -58,7 +60,7 @@ def choose_alpha_temperature(data, teacher, config, *, log=print):
         f"examples, alpha/T scored on {n_val:,} held-out validation examples")
     comparison = tuning.tune_and_compare(
         hypermodel(data, teacher, config), train, validation_data=validation, max_trials=trials,
-        epochs=epochs, final_epochs=epochs, report_dir=config.output, tuner=config.tune.tuner,
+        epochs=epochs, final_epochs=epochs, report_dir=directory, tuner=config.tune.tuner,
         seed=config.train.seed, overwrite=True)
     values = comparison.best_hyperparameters.values
     alpha, temperature = float(values["alpha"]), float(values["temperature"])
@@ -80,7 +82,7 @@ def tune(config=None, *, log=print, **values):
     The teacher is `config.teacher.path`, or the reference teacher of `run` (reused from the
     output, or trained on the whole training split). The best configuration is retrained for
     `config.tune.final_epochs` (default: the trial epochs; `0` skips it) and saved as
-    `output/student.keras`.
+    `student.keras`; the results tables too, in a new run directory under `config.output`.
 
     Args:
         config: A `RunConfig`, or `None` for `tune`'s defaults. Defaults to `None`.
@@ -92,23 +94,25 @@ def tune(config=None, *, log=print, **values):
         A `keras_distill.tuning.SearchResult`.
     """
     config = setup.command_config("tune", config, values)
-    setup.prepare_directories(config)
     data = setup.load_data(config, validation_split=True, transfer=False)
     log(setup.describe_data(data))
+    students.check_student(data, config)
     if config.teacher.path is not None:
-        teacher, _ = teacher_stage.obtain_teacher(data, config, log=log)
+        teacher, _, _ = teacher_stage.obtain_teacher(data, config, log=log)
     else:  # The reference teacher of `run`, trained on the whole training split.
         full = setup.load_data(config, transfer=False)
-        teacher, _ = teacher_stage.cached_teacher(full, config, log=log)
+        teacher, _, _ = teacher_stage.cached_teacher(full, config, log=log)
     train, validation = _splits(data, config)
     log(f"tuning: {config.tune.trials} trials ({config.tune.tuner}) of {config.tune_epochs} "
         "epochs, scored on the validation split")
-    result = tuning.search(
-        hypermodel(data, teacher, config), train, validation_data=validation,
-        tuner=config.tune.tuner, max_trials=config.tune.trials, epochs=config.tune_epochs,
-        final_epochs=config.tune.final_epochs, report_dir=config.output,
-        seed=config.train.seed, overwrite=True)
-    if result.student is not None:
-        path = io.save_model(result.student, os.path.join(config.output, setup.STUDENT_FILE))
-        log(f"tuning: best configuration retrained, saved to {path}")
+    with run_directory.run_directory(config) as directory:
+        result = tuning.search(
+            hypermodel(data, teacher, config), train, validation_data=validation,
+            tuner=config.tune.tuner, max_trials=config.tune.trials, epochs=config.tune_epochs,
+            final_epochs=config.tune.final_epochs, report_dir=directory,
+            seed=config.train.seed, overwrite=True)
+        if result.student is not None:
+            path = io.save_model(result.student, os.path.join(directory, setup.STUDENT_FILE))
+            log(f"tuning: best configuration retrained, saved to {path}")
+    log(f"tuning: results in {directory}")
     return result
