@@ -11,10 +11,25 @@ import warnings
 import keras
 
 
+class NotAModelError(TypeError, ValueError):
+    """Raised where a `keras.Model` was expected: a `TypeError`, and a `ValueError` as in
+    `keras.distillation`, so code written for either catches it."""
+
+
 def check_model(model, role):
-    """Raises `TypeError` unless `model` is a `keras.Model`."""
+    """Raises `NotAModelError` (a `TypeError` and a `ValueError`) unless `model` is a
+    `keras.Model`.
+
+    Example:
+
+    >>> try:
+    ...     check_model("teacher.keras", "teacher")
+    ... except ValueError as error:
+    ...     print(error)
+    Invalid value for argument `teacher`. Expected a `keras.Model`. Received: teacher='teacher.keras' of type str
+    """
     if not isinstance(model, keras.Model):
-        raise TypeError(
+        raise NotAModelError(
             f"Invalid value for argument `{role}`. Expected a `keras.Model`. "
             f"Received: {role}={model!r} of type {type(model).__name__}"
         )
@@ -24,19 +39,33 @@ def _is_softmax(fn):
     return fn is keras.activations.softmax or getattr(fn, "__name__", None) == "softmax"
 
 
+def _applies_softmax(layer):
+    return isinstance(layer, keras.layers.Softmax) or _is_softmax(getattr(layer, "activation", None))
+
+
+def output_count(model):
+    """The number of outputs of a functional model; 1 when it cannot be known (subclassed)."""
+    return len(getattr(model, "outputs", None) or [None])
+
+
+def _output_layers(model):
+    """The layer producing each output of a functional model with several outputs."""
+    return [tensor._keras_history[0] for tensor in model.outputs]
+
+
 def softmax_layer(model):
-    """Returns the model's last layer if it applies softmax, else `None`."""
+    """Returns the model's last layer (any output layer, for several outputs) if it applies
+    softmax, else `None`."""
+    if output_count(model) > 1:
+        return next((layer for layer in _output_layers(model) if _applies_softmax(layer)), None)
     layers = getattr(model, "layers", None)
     if not layers:
         return None
-    last = layers[-1]
-    if isinstance(last, keras.layers.Softmax) or _is_softmax(getattr(last, "activation", None)):
-        return last
-    return None
+    return layers[-1] if _applies_softmax(layers[-1]) else None
 
 
 def check_student_outputs_logits(student):
-    """Raises `ValueError` if the student's last layer applies softmax."""
+    """Raises `ValueError` if the student's last layer (an output layer) applies softmax."""
     layer = softmax_layer(student)
     if layer is not None:
         raise ValueError(
@@ -71,6 +100,8 @@ def logits_model(model, role="teacher"):
     layer = softmax_layer(model)
     if layer is None:
         return model
+    if output_count(model) > 1:
+        return _multi_output_logits_model(model, role)
     try:
         inputs = model.inputs
         layer_input = layer.input
@@ -82,21 +113,39 @@ def logits_model(model, role="teacher"):
             "so its logits cannot be read. Return logits from its `call` (no softmax on the last "
             "layer) and distill that model."
         )
-    if isinstance(layer, keras.layers.Softmax) or isinstance(layer, keras.layers.Activation):
-        outputs = layer_input
-    else:
-        config = layer.get_config()
-        config["activation"] = "linear"
-        config["name"] = f"{layer.name}_logits"
-        linear = layer.__class__.from_config(config)
-        outputs = linear(layer_input)
-        linear.set_weights(layer.get_weights())
     warnings.warn(
         f"The {role}'s last layer `{layer.name}` applies softmax; distilling from its "
         "pre-softmax logits instead.",
         stacklevel=3,
     )
-    return keras.Model(inputs, outputs, name=f"{model.name}_logits")
+    return keras.Model(inputs, _pre_softmax(layer, layer_input), name=f"{model.name}_logits")
+
+
+def _pre_softmax(layer, layer_input):
+    """The logits `layer` turns into probabilities: its input, or a linear copy of it."""
+    if isinstance(layer, (keras.layers.Softmax, keras.layers.Activation)):
+        return layer_input
+    config = layer.get_config()
+    config["activation"] = "linear"
+    config["name"] = f"{layer.name}_logits"
+    linear = layer.__class__.from_config(config)
+    outputs = linear(layer_input)
+    linear.set_weights(layer.get_weights())
+    return outputs
+
+
+def _multi_output_logits_model(model, role):
+    """`logits_model` for a functional model with several outputs: each softmax head is read
+    before its softmax."""
+    heads = []
+    for tensor, layer in zip(model.outputs, _output_layers(model)):
+        if _applies_softmax(layer):
+            warnings.warn(f"The {role}'s output layer `{layer.name}` applies softmax; "
+                          "distilling from its pre-softmax logits instead.", stacklevel=4)
+            tensor = _pre_softmax(layer, layer.input)
+        heads.append(tensor)
+    outputs = keras.tree.pack_sequence_as(model.output, heads)
+    return keras.Model(model.inputs, outputs, name=f"{model.name}_logits")
 
 
 def as_teacher_list(teacher):
@@ -117,8 +166,34 @@ def _classes(model):
     return outputs[0].shape[-1] if outputs else None
 
 
+def _check_outputs(teacher, student):
+    """Raises `ValueError` unless two models with several outputs have matching outputs."""
+    teacher_outputs = getattr(teacher, "outputs", None)
+    student_outputs = getattr(student, "outputs", None)
+    if not teacher_outputs or not student_outputs:
+        return  # A subclassed model: its outputs are known only when it runs.
+    teacher_shapes = [tuple(t.shape) for t in teacher_outputs]
+    student_shapes = [tuple(t.shape) for t in student_outputs]
+    if len(teacher_shapes) != len(student_shapes) or any(
+            t[-1] != s[-1] for t, s in zip(teacher_shapes, student_shapes)):
+        raise ValueError(
+            f"The teacher's outputs {teacher_shapes} and the student's outputs "
+            f"{student_shapes} do not match. Expected the same outputs, in the same structure, "
+            "with the same number of classes each."
+        )
+
+
 def check_class_counts(teachers, student):
-    """Raises `ValueError` unless every teacher and the student output the same class count."""
+    """Raises `ValueError` unless every teacher and the student output the same class count
+    (for models with several outputs: the same outputs, each with the same class count)."""
+    if any(output_count(m) > 1 for m in (*teachers, student)):
+        if len(teachers) > 1:
+            raise ValueError(
+                "An ensemble of teachers needs models with one output; these have several. "
+                "Distill from one teacher, or build each member with one output."
+            )
+        _check_outputs(teachers[0], student)
+        return
     counts = {member.name: _classes(member) for member in teachers}
     known = {c for c in counts.values() if c is not None}
     if len(known) > 1:

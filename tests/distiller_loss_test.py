@@ -222,3 +222,80 @@ def test_inconsistent_shapes_are_rejected():
         loss_lib.compute_loss(s, logits(4, 5, seed=1))
     with pytest.raises(ValueError, match=r"Labels of shape \(4, 2, 2\) cannot match"):
         loss_lib.compute_loss(s, None, np.zeros((4, 2, 2), "int32"), student_loss_fn=SCCE)
+
+
+def test_each_term_at_its_own_temperature():
+    t, s = logits(12, 5, seed=0), logits(12, 5, seed=1)
+    terms = [terms_lib.LogitsDistillation(temperature=2.0),
+             terms_lib.LogitsDistillation(temperature=6.0)]
+    expected = [np.mean(kd(t, s, 2.0)), np.mean(kd(t, s, 6.0))]
+    own = loss_lib.compute_loss(s, t, terms=terms, term_weights=[1.0, 0.5], alpha=0.0)
+    np.testing.assert_allclose([float(v) for v in own.term_losses], expected, **TOL)
+    np.testing.assert_allclose(float(own.total), expected[0] + 0.5 * expected[1], **TOL)
+    given = loss_lib.compute_loss(s, t, terms=terms, alpha=0.0, temperature=[6.0, 2.0])
+    np.testing.assert_allclose([float(v) for v in given.term_losses], expected[::-1], **TOL)
+
+
+def two_heads(seed):
+    """A sequence head `[batch, steps, 3]` with a mask, and a per-example head `[batch, 4]`."""
+    rng = np.random.default_rng(seed)
+    t = [logits(8, 5, 3, seed=seed), logits(8, 4, seed=seed + 1)]
+    s = [logits(8, 5, 3, seed=seed + 2), logits(8, 4, seed=seed + 3)]
+    y = [rng.integers(-1, 3, (8, 5)), rng.integers(-1, 4, 8)]
+    mask = rng.uniform(size=(8, 5)) > 0.3
+    w = rng.uniform(0.5, 2.0, 8).astype("float32")
+    return t, s, y, mask, w
+
+
+def test_several_outputs_sum_each_output_mean():
+    t, s, y, mask, w = two_heads(seed=0)
+    result = loss_lib.compute_loss(s, t, y, sample_weight=w, mask=[mask, None],
+                                   student_loss_fn=[SCCE, SCCE], alpha=0.4, temperature=2.0)
+    heads = [reference(t[0], s[0], y[0], 0.4, 2.0, sample_weight=w, mask=mask),
+             reference(t[1], s[1], y[1], 0.4, 2.0, sample_weight=w)]
+    check(result, [a + b for a, b in zip(*heads)])
+    np.testing.assert_allclose(result.counts.elements, [mask.sum(), 8], **TOL)
+    # One loss per output, `None` skipping one; and a term on the second output only.
+    only_second = loss_lib.compute_loss(
+        s, t, y, student_loss_fn=[None, SCCE], alpha=0.5, temperature=2.0,
+        terms=[terms_lib.LogitsDistillation(loss=[None, "kl_divergence"])])
+    check(only_second, reference(t[1], s[1], y[1], 0.5, 2.0))
+
+
+def test_several_outputs_halves_with_global_counts_add_up():
+    t, s, y, mask, w = two_heads(seed=4)
+
+    def loss(part, counts):
+        return loss_lib.compute_loss(
+            [h[part] for h in s], [h[part] for h in t], [h[part] for h in y],
+            sample_weight=w[part], mask=[mask[part], None], student_loss_fn=SCCE, alpha=0.3,
+            temperature=2.5, global_counts=counts)
+
+    full = loss(slice(None), None)
+    halves = [loss(part, full.counts) for part in (slice(0, 3), slice(3, 8))]
+    for field in ("total", "student_loss", "distillation_loss"):
+        np.testing.assert_allclose(sum(float(getattr(h, field)) for h in halves),
+                                   float(getattr(full, field)), **TOL)
+
+
+def test_several_outputs_on_two_replicas_sum_to_one_device(mirrored):
+    t, s, y, mask, w = two_heads(seed=8)
+    arrays = [*t, *s, *y, mask, w]
+    values = mirrored.experimental_distribute_values_from_function(
+        lambda context: tuple(
+            tf.constant(a[4 * context.replica_id_in_sync_group:][:4]) for a in arrays))
+
+    @tf.function
+    def replica_loss(t0, t1, s0, s1, y0, y1, mask, w):
+        result = loss_lib.compute_loss([s0, s1], [t0, t1], [y0, y1], sample_weight=w,
+                                       mask=[mask, None], student_loss_fn=SCCE, alpha=0.2,
+                                       temperature=2.0)
+        return result.total, result.student_loss, result.distillation_loss
+
+    per_replica = mirrored.run(replica_loss, args=values)
+    summed = [float(mirrored.reduce(tf.distribute.ReduceOp.SUM, v, axis=None))
+              for v in per_replica]
+    one_device = loss_lib.compute_loss(s, t, y, sample_weight=w, mask=[mask, None],
+                                       student_loss_fn=SCCE, alpha=0.2, temperature=2.0)
+    np.testing.assert_allclose(summed, [float(one_device.total), float(one_device.student_loss),
+                                        float(one_device.distillation_loss)], **TOL)

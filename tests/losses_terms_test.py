@@ -1,6 +1,8 @@
 """The terms' keras.distillation methods (`compute_loss`, `validate_outputs`,
 `validate_model_compatibility`), per-output losses and temperatures, against NumPy."""
 
+import copy
+
 import keras
 import numpy as np
 import pytest
@@ -67,6 +69,14 @@ def test_configs_round_trip_with_per_output_losses_and_temperature():
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(term))
     assert (clone.temperature, clone.loss_identifier, clone.name) == (6.0, ["kl_divergence", None],
                                                                       "kd")
+
+
+def test_a_copy_of_a_bound_term_is_unbound():
+    term, variable = losses.LogitsDistillation(temperature=2.0), keras.Variable(1.0)
+    term.bind_temperature(variable)
+    clone = copy.deepcopy(term)
+    clone.temperature = 7.0
+    assert (term.temperature, float(variable.numpy()), clone.temperature) == (2.0, 2.0, 7.0)
 
 
 def test_keras_distillation_losses_are_wrapped():

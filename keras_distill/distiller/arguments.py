@@ -36,16 +36,17 @@ def student_loss(loss=None, student_loss_fn=None):
     """Returns the student's hard-label loss from `compile`'s two spellings of it.
 
     Args:
-        loss: The keras.distillation form: a Keras loss, loss function or loss name. Defaults to
-            `None`.
+        loss: The keras.distillation form: a Keras loss, loss function or loss name; or, for a
+            student with several outputs, a list or dict of them (`None` skips an output).
+            Defaults to `None`.
         student_loss_fn: The keras.io form of the same argument. Defaults to `None`.
 
     Returns:
-        A callable loss, or `None` when neither is given.
+        A callable loss (or a list/dict of them), or `None` when neither is given.
 
     Raises:
         ValueError: If both are given.
-        TypeError: If the loss is neither callable nor a loss name.
+        TypeError: If a loss is neither callable nor a loss name.
 
     Example:
 
@@ -58,14 +59,20 @@ def student_loss(loss=None, student_loss_fn=None):
             "keras.distillation and keras.io forms. Pass only one."
         )
     resolved = loss if loss is not None else student_loss_fn
-    if isinstance(resolved, str):
-        resolved = keras.losses.get(resolved)
-    if resolved is not None and not callable(resolved):
+    if resolved is None:
+        return None
+    return keras.tree.map_structure(_one_loss, resolved)
+
+
+def _one_loss(loss):
+    if isinstance(loss, str):
+        loss = keras.losses.get(loss)
+    if loss is not None and not callable(loss):
         raise TypeError(
             "Invalid value for argument `loss`. Expected a Keras loss, a loss function or a "
-            f"loss name. Received: loss={resolved!r}"
+            f"loss name. Received: loss={loss!r}"
         )
-    return resolved
+    return loss
 
 
 def check_alpha_has_student_loss(alpha, loss):

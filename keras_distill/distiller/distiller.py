@@ -1,10 +1,11 @@
 """`Distiller`: trains a student against a frozen teacher with one loss formula.
 
-    loss = alpha * student_loss(y, s) + (1 - alpha) * sum_i w_i * term_i(t, s)
+    loss = alpha * student_loss(y, s) + (1 - alpha) * sum_i w_i * term_i(t, s; T_i)
 
 The default term is Hinton's `T^2 * KL(softmax(t/T) || softmax(s/T))`. The arithmetic is the pure
-function `loss.compute_loss` (sample weights, masks, unlabeled examples, global-batch counts);
-this module runs the models, applies the gradients and keeps alpha, T and the trackers.
+function `loss.compute_loss` (sample weights, masks, unlabeled examples, several outputs,
+global-batch counts); this module runs the models and applies the gradients; alpha and the
+temperatures are `state.py`'s, the reports `metrics.py`'s.
 """
 
 import contextlib
@@ -25,6 +26,7 @@ from keras_distill.distiller import guards
 from keras_distill.distiller import loss as loss_lib
 from keras_distill.distiller import metrics
 from keras_distill.distiller import serialization
+from keras_distill.distiller import state
 from keras_distill.distiller import terms as distiller_terms
 from keras_distill.losses import terms as terms_lib
 
@@ -34,6 +36,8 @@ class Distiller(
     keras_workarounds.MultiWorkerFitFixes,
     metrics.MetricsMixin,
     serialization.SerializationMixin,
+    state.StateMixin,
+    features.FeatureModelsMixin,
     keras.Model,
 ):
     """A `keras.Model` that trains `student` to match labels and a frozen `teacher`.
@@ -55,19 +59,21 @@ class Distiller(
 
     Where `keras.distillation` 3.15 differs, this class follows the paper: `LogitsDistillation`'s
     default KL uses softmax at `T` and the `T^2` factor; `sample_weight` weighs both terms;
-    `alpha` and `temperature` are variables (`distiller.alpha = 0.5` takes effect without
-    retracing); `evaluate` does not run the teacher; `fit` works under
-    `MultiWorkerMirroredStrategy`.
+    `alpha` and each term's temperature are state (`distiller.alpha = 0.5` takes effect without
+    retracing); `fit` works under `MultiWorkerMirroredStrategy`; models with several outputs
+    (lists or dicts) get one student loss and one term loss per output, summed, where Keras
+    3.15's student loss fails on them.
 
     Behaviour:
         * The teacher is frozen (`trainable=False`), called with `training=False` outside the
           gradient tape (its activations are not kept), and its weights never change.
         * A teacher ending in softmax is read before the softmax (see `keras_distill.teacher`);
           a student ending in softmax is an error.
-        * `call`, `predict` and `evaluate` are the student's. `evaluate` reports `loss` (the
-          student's hard-label loss), `student_loss` and the compiled metrics; it adds
-          `distillation_loss` when the data carries cached teacher outputs or when
-          `distiller.evaluate_teacher = True`.
+        * `call`, `predict` and `evaluate` are the student's. `evaluate` returns one value per
+          name in `metrics_names`: `loss` (the student's hard-label loss), the compiled metrics
+          and `student_loss` (not in the keras.io form, where it repeats `loss`); it adds
+          `distillation_loss`, the terms and `total_loss` when the data carries cached teacher
+          outputs or `evaluate_teacher` is on.
         * Unlabeled data: a batch without `y`, or integer labels equal to `-1` (any negative
           value; for one-hot labels, a row of `-1`), trains on the distillation term alone for
           those examples.
@@ -86,10 +92,15 @@ class Distiller(
         student_loss_weight: `alpha`, the weight of the hard-label loss, in [0, 1]. Defaults to
             `None`: 0.5 when `distillation_losses` is given (keras.distillation's default), else
             0.1 (the keras.io example's default).
-        temperature: Softmax temperature `T > 0`. Defaults to `None`: the temperature of the
-            `LogitsDistillation` term(s), else 3.0.
+        temperature: Softmax temperature `T > 0` given to every term. Defaults to `None`: each
+            `LogitsDistillation` term keeps its own (see `temperatures`); 3.0 for the default term.
         teacher_weights: For an ensemble, one non-negative weight per teacher (normalised to
             sum to 1). Defaults to `None` (equal weights).
+        evaluate_teacher: Whether the distiller reports as keras.distillation does: `evaluate`
+            (and validation in `fit`) runs the teacher to report `distillation_loss` and
+            `total_loss`, and `fit` logs `total_loss`. Defaults to `None`: on when
+            `distillation_losses` is given (keras.distillation's form), off otherwise (the
+            student alone is judged).
         name: Model name. Defaults to `"distiller"`.
 
     Example:
@@ -116,6 +127,7 @@ class Distiller(
         *,
         temperature=None,
         teacher_weights=None,
+        evaluate_teacher=None,
         name="distiller",
         **kwargs,
     ):
@@ -130,6 +142,9 @@ class Distiller(
             super().__init__(name=name, **kwargs)
             self._initialize(teachers, student, distillation_losses, distillation_loss_weights,
                              student_loss_weight, temperature, teacher_weights)
+        if evaluate_teacher is None:
+            evaluate_teacher = distillation_losses is not None
+        self._evaluate_teacher = bool(evaluate_teacher)
 
     def _initialize(self, teachers, student, distillation_losses, distillation_loss_weights,
                     student_loss_weight, temperature, teacher_weights):
@@ -144,58 +159,36 @@ class Distiller(
         if student_loss_weight is None:
             student_loss_weight = 0.5 if distillation_losses is not None else 0.1
         student_loss_weight = validation.check_fraction(student_loss_weight, "student_loss_weight")
-        self._set_terms(distillation_losses, distillation_loss_weights)
-        if temperature is None:
-            temperature = distiller_terms.common_temperature(self._terms)
-        temperature = validation.check_positive(temperature, "temperature")
-        self._alpha = self.add_weight(
-            name="alpha", shape=(), dtype="float32", trainable=False,
-            initializer=keras.initializers.Constant(student_loss_weight),
-        )
-        self._temperature = self.add_weight(
-            name="temperature", shape=(), dtype="float32", trainable=False,
-            initializer=keras.initializers.Constant(temperature),
-        )
+        if temperature is not None:
+            temperature = validation.check_positive(temperature, "temperature")
+        terms = distiller_terms.as_terms(distillation_losses)
+        self._create_state(student_loss_weight, len(terms))
+        self._terms = ()
+        self._set_terms(terms, distillation_loss_weights)
+        if temperature is not None:
+            self.temperature = temperature
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
-        self._evaluate_teacher = False
+        self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
         self._student_loss = None
+        self._keras_io_form = False
+        self._evaluated_names = None
         if student.built:
             self.built = True
 
     # ----------------------------------------------------------------- state
     @property
-    def alpha(self):
-        """Weight of the hard-label loss, a float in [0, 1]; assignable at any time."""
-        return float(keras.ops.convert_to_numpy(self._alpha))
-
-    @alpha.setter
-    def alpha(self, value):
-        value = validation.check_fraction(value, "alpha")
-        if self.compiled:
-            arguments.check_alpha_has_student_loss(value, self._student_loss)
-        self._alpha.assign(value)
-
-    student_loss_weight = alpha
-
-    @property
-    def temperature(self):
-        """Softmax temperature `T > 0`; assignable at any time."""
-        return float(keras.ops.convert_to_numpy(self._temperature))
-
-    @temperature.setter
-    def temperature(self, value):
-        self._temperature.assign(validation.check_positive(value, "temperature"))
-
-    @property
     def evaluate_teacher(self):
-        """Whether `evaluate` runs the teacher to report `distillation_loss`. Defaults to False."""
+        """Whether `evaluate` runs the teacher to report `distillation_loss` and `total_loss`
+        (and `fit` logs `total_loss`), as keras.distillation does."""
         return self._evaluate_teacher
 
     @evaluate_teacher.setter
     def evaluate_teacher(self, value):
         self._evaluate_teacher = bool(value)
-        self.test_function = None  # Retrace: the flag decides what the step computes.
+        self._evaluated_names = None
+        # Retrace: the flag decides what the steps compute and report.
+        self.train_function = self.test_function = None
 
     @property
     def distillation_losses(self):
@@ -208,18 +201,25 @@ class Distiller(
         return list(self._term_weights)
 
     def _set_terms(self, losses, weights):
-        self._terms = distiller_terms.as_terms(losses)
-        self._term_weights = tuple(validation.check_weights(weights, len(self._terms)))
+        terms = distiller_terms.as_terms(losses)
+        self._term_weights = tuple(validation.check_weights(weights, len(terms)))
+        old_terms, self._terms = self._terms, terms
         self._term_names = distiller_terms.unique_names(self._terms)
         self._term_trackers = (
             [keras.metrics.Mean(name=name) for name in self._term_names]
             if len(self._terms) > 1 else []
         )
         models = self._feature_models()  # Validates layer names now, before any training step.
+        for term in self._terms:
+            term.validate_model_compatibility(self._teachers[0], self.student)
         distiller_terms.build(self._terms, {
             "teacher": (self._teachers[0], models.get("teacher")),
             "student": (self.student, models.get("student")),
         })
+        if not old_terms:
+            self._default_temperature = (distiller_terms.common_temperature(terms)
+                                         or distiller_terms.DEFAULT_TEMPERATURE)
+        self._bind_temperatures(old_terms, terms)
         # Tracked, so adapters train with the student and are saved with the distiller; they
         # are not part of the student and never exported with it.
         self.adapters = [term.adapter for term in self._terms if term.adapter is not None]
@@ -241,16 +241,20 @@ class Distiller(
 
         Args:
             optimizer: Optimizer or its name. Defaults to `"adam"`.
-            loss: The student's hard-label loss (keras.distillation form). Defaults to `None`.
+            loss: The student's hard-label loss (keras.distillation form); for a student with
+                several outputs, one loss for all or a list/dict with one per output (`None`
+                skips one). Defaults to `None`.
             metrics: Metrics of the student's outputs against the labels. Defaults to `None`.
-            student_loss_fn: Same as `loss` (keras.io form); give one of the two. Defaults to
-                `None`.
+            student_loss_fn: Same as `loss` (keras.io form); give one of the two. In this form
+                `evaluate` reports `loss` and the metrics only, as the keras.io example's own
+                `Distiller` does. Defaults to `None`.
             distillation_loss_fn: Replaces the distillation term(s) with
-                `LogitsDistillation(loss=distillation_loss_fn)`: our losses get logits and `T`,
-                any other Keras loss (e.g. `keras.losses.KLDivergence()`) gets `softmax(t/T)`,
-                `softmax(s/T)` and is multiplied by `T^2`. Defaults to `None` (keep the terms).
+                `LogitsDistillation(loss=distillation_loss_fn)` at the current temperature: our
+                losses get logits and `T`, any other Keras loss (e.g.
+                `keras.losses.KLDivergence()`) gets `softmax(t/T)`, `softmax(s/T)` and is
+                multiplied by `T^2`. Also the keras.io form. Defaults to `None` (keep the terms).
             alpha: Weight of the student loss, in [0, 1]. Defaults to `None` (keep).
-            temperature: Temperature `T > 0`. Defaults to `None` (keep).
+            temperature: Temperature `T > 0` of every term. Defaults to `None` (keep).
             **kwargs: Passed to `keras.Model.compile` (`jit_compile`, `steps_per_execution`, ...).
 
         Returns:
@@ -264,13 +268,16 @@ class Distiller(
             temperature = validation.check_positive(temperature, "temperature")
         arguments.check_alpha_has_student_loss(self.alpha if alpha is None else alpha, student_loss)
         if distillation_loss_fn is not None:
-            self._set_terms(terms_lib.LogitsDistillation(loss=distillation_loss_fn), None)
+            current = self.temperature or self._default_temperature
+            self._set_terms(terms_lib.LogitsDistillation(current, loss=distillation_loss_fn), None)
         replicas = self.distribute_strategy.num_replicas_in_sync
         if kwargs.get("jit_compile", "auto") == "auto" and replicas > 1:
             # XLA cannot compile the cross-replica sum of the global batch size.
             kwargs["jit_compile"] = False
         self._student_loss = student_loss
-        self._user_metrics = metrics
+        self._helpers.metrics = metrics  # Untracked: Keras tracks them once, in compile.
+        self._keras_io_form = student_loss_fn is not None or distillation_loss_fn is not None
+        self._evaluated_names = None
         strategy = self.distribute_strategy
         scope = contextlib.nullcontext() if tf.distribute.has_strategy() else strategy.scope()
         with scope:  # Optimizer variables must live where the student's do.
@@ -280,9 +287,9 @@ class Distiller(
                 optimizer = optimizer.__class__.from_config(optimizer.get_config())
             super().compile(optimizer=optimizer, loss=None, metrics=metrics, **kwargs)
         if alpha is not None:
-            self._alpha.assign(alpha)
+            self.alpha = alpha
         if temperature is not None:
-            self._temperature.assign(temperature)
+            self.temperature = temperature
         return self
 
     # --------------------------------------------------------------- forward
@@ -294,11 +301,6 @@ class Distiller(
     def call(self, inputs, training=None):
         inputs, _ = split_cached(inputs)
         return self.student(inputs, training=training)
-
-    def _feature_models(self):
-        """`{role: model}` returning logits and the features the terms read, in one pass."""
-        return features.feature_models(self._helpers.models, self._teachers, self.student,
-                                       self._terms)
 
     def _forward(self, role, x, training):
         """Returns `{"logits": ..., layer_name: feature, ...}` for the teacher or the student.
@@ -322,11 +324,14 @@ class Distiller(
     # ------------------------------------------------------------------ loss
     def _compute_loss(self, y, sample_weight, student_out, teacher_out):
         """This replica's `loss_lib.LossBreakdown` of the global batch (see `loss.py`)."""
+        outputs = student_out[LOGITS]
+        masks = [getattr(head, "_keras_mask", None) for head in keras.tree.flatten(outputs)]
         return loss_lib.compute_loss(
             student_out, teacher_out, y, sample_weight=sample_weight,
-            mask=getattr(student_out[LOGITS], "_keras_mask", None),
+            mask=masks if keras.tree.is_nested(outputs) else masks[0],
             student_loss_fn=self._student_loss, terms=self._terms,
-            term_weights=self._term_weights, alpha=self._alpha, temperature=self._temperature,
+            term_weights=self._term_weights, alpha=self._alpha,
+            temperature=list(self._temperature_variables[:len(self._terms)]),
             teacher_weights=self.teacher_weights,
         )
 
@@ -348,9 +353,9 @@ class Distiller(
             variables = self.trainable_variables
             gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
-        self._update_trackers(breakdown.total, breakdown)
+        self._update_trackers(breakdown.total, breakdown, total=breakdown.total)
         logs = self._metric_update(x, y, student_out[LOGITS], sample_weight)
-        return self._logs_for_reduction(logs)
+        return self._logs_for_reduction(self._train_logs(logs))
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -364,13 +369,10 @@ class Distiller(
         breakdown = self._compute_loss(y, sample_weight, student_out, teacher_out)
         # Evaluate judges the student: `loss` is its hard-label loss (0 without labels).
         loss = breakdown.student_loss if breakdown.student_loss is not None else tf.constant(0.0)
-        self._update_trackers(loss, breakdown)
+        teacher_ran = teacher_out is not None
+        self._update_trackers(loss, breakdown, total=breakdown.total if teacher_ran else None)
         logs = self._metric_update(x, y, student_out[LOGITS], sample_weight)
-        if teacher_out is None:
-            logs.pop("distillation_loss", None)
-            for name in self._term_names:
-                logs.pop(name, None)
-        return self._logs_for_reduction(logs)
+        return self._logs_for_reduction(self._evaluate_logs(logs, teacher_ran))
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)

@@ -6,10 +6,18 @@ from keras_distill.data.teacher_outputs import LOGITS
 
 
 class Untracked:
-    """Holds helper models out of Keras's tracking, so they are neither saved nor exported."""
+    """Holds helpers out of Keras's tracking, so they are neither saved nor exported: the
+    feature models and the metrics given to `compile` (tracked, they would be reported twice)."""
 
     def __init__(self):
         self.models = {}
+        self.metrics = None
+
+
+def final_outputs(model):
+    """`model`'s final output tensor (symbolic), or its list/dict of them for several outputs."""
+    outputs = model.outputs
+    return outputs[0] if len(outputs) == 1 else model.output
 
 
 def feature_model(model, layer_names, role):
@@ -21,7 +29,7 @@ def feature_model(model, layer_names, role):
             "from its `call` and distill on that output."
         )
     available = [layer.name for layer in model.layers]
-    outputs = {LOGITS: model.outputs[0]}
+    outputs = {LOGITS: final_outputs(model)}
     for name in layer_names:
         if name not in available:
             raise ValueError(
@@ -59,10 +67,29 @@ def feature_models(cache, teachers, student, terms):
 
 
 def output_shape(model, feature_model, layer_name):
-    """The static shape of `model`'s output (`layer_name=None`) or of a feature, else `None`."""
+    """The static shape of `model`'s output (`layer_name=None`) or of a feature, else `None`
+    (also for the final outputs of a model with several)."""
     if layer_name is None:
         outputs = getattr(model, "outputs", None)
-        return tuple(outputs[0].shape) if outputs else None
+        return tuple(outputs[0].shape) if outputs and len(outputs) == 1 else None
     if feature_model is None:
         return None
     return tuple(feature_model.output[layer_name].shape)
+
+
+class FeatureModelsMixin:
+    """Mixin of `Distiller`: the feature models, under keras.distillation's names too."""
+
+    def _feature_models(self):
+        """`{role: model}` returning logits and the features the terms read, in one pass."""
+        return feature_models(self._helpers.models, self._teachers, self.student, self._terms)
+
+    @property
+    def _teacher_feature_extractor(self):
+        """keras.distillation's name: the teacher's feature model, or `None`."""
+        return self._feature_models().get("teacher")
+
+    @property
+    def _student_feature_extractor(self):
+        """keras.distillation's name: the student's feature model, or `None`."""
+        return self._feature_models().get("student")

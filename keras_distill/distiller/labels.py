@@ -1,9 +1,10 @@
-"""Labels, sample weights and masks: shapes, unlabeled examples, broadcasting.
+"""Labels, sample weights and masks: shapes, unlabeled examples, broadcasting, several outputs.
 
 An example (or time step) is unlabeled when its integer label is negative (sklearn's `-1`
 convention), or, for one-hot / soft labels, when its label row holds a negative value.
 """
 
+import keras
 import tensorflow as tf
 
 
@@ -56,3 +57,52 @@ def class_labels(y, logits):
     if not is_sparse(y, logits):
         labels = tf.argmax(labels, axis=-1)
     return tf.where(present, tf.cast(labels, tf.int32), -1)
+
+
+def per_output(values, outputs, name="y"):
+    """Splits labels (or sample weights, masks, losses) over a model's outputs.
+
+    Args:
+        values: For one output, anything (returned in a list of one). For several outputs
+            (`outputs` a list or dict), `None`, one value shared by every output (only when
+            `name` is not `"y"`), or a list/dict with one value per output.
+        outputs: The model's outputs: a tensor, or a list/dict of them.
+        name: The argument's name, for messages. Defaults to `"y"`.
+
+    Returns:
+        A list aligned with `keras.tree.flatten(outputs)`.
+
+    Raises:
+        ValueError: If `values` has not one entry per output.
+
+    Example:
+
+    >>> per_output({"b": 2, "a": 1}, {"a": None, "b": None})
+    [1, 2]
+    """
+    if not keras.tree.is_nested(outputs):
+        return [values]
+    count = len(keras.tree.flatten(outputs))
+    if values is None:
+        return [None] * count
+    if not keras.tree.is_nested(values):
+        if name != "y":
+            return [values] * count
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected one entry per output of the "
+            f"student ({count} outputs). Received: {name} of type {type(values).__name__}"
+        )
+    if isinstance(outputs, dict) and isinstance(values, dict):
+        if set(values) != set(outputs):
+            raise ValueError(
+                f"Invalid value for argument `{name}`. Expected the keys of the student's "
+                f"outputs {sorted(outputs)}. Received: {name} with keys {sorted(values)}"
+            )
+        return [values[key] for key in sorted(outputs)]
+    flat = list(values.values()) if isinstance(values, dict) else list(values)
+    if len(flat) != count:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected one entry per output of the "
+            f"student ({count} outputs). Received: {len(flat)} entries"
+        )
+    return flat

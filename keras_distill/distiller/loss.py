@@ -1,11 +1,13 @@
 """The distiller's loss arithmetic: tensors in, this replica's share of the global-batch loss out.
 
-    L = alpha * L_student(y, s) + (1 - alpha) * sum_i w_i * term_i(t, s)
+    L = alpha * L_student(y, s) + (1 - alpha) * sum_i w_i * term_i(t, s; T_i)
 
-The default term is Hinton's `T^2 * KL(softmax(t/T) || softmax(s/T))`. Every value is computed per
-element, weighed by `sample_weight` and the mask, summed, and divided by a count of the *global*
-batch: the student loss by its labeled elements, the distillation terms by all its elements
-(per-example terms, such as feature hints, by its examples).
+The default term is Hinton's `T^2 * KL(softmax(t/T) || softmax(s/T))`; each term has its own
+temperature `T_i`. Every value is computed per element, weighed by `sample_weight` and the mask,
+summed, and divided by a count of the *global* batch: the student loss by its labeled elements,
+the distillation terms by all its elements (per-example terms, such as feature hints, by its
+examples). A model with several outputs (a list or dict) has each of these per output, summed
+over the outputs, as keras.distillation sums them.
 
 Why global counts. Split a global batch B over N replicas as B_1, ..., B_N. On one device the
 loss is the weighted mean
@@ -27,6 +29,7 @@ fewer counted elements (masks, unlabeled examples, a last partial batch).
 from typing import NamedTuple
 from typing import Optional
 
+import keras
 import tensorflow as tf
 
 from keras_distill.data.teacher_outputs import LOGITS
@@ -35,9 +38,14 @@ from keras_distill.distiller import labels as label_lib
 from keras_distill.losses import ensemble
 from keras_distill.losses import terms as terms_lib
 
+DEFAULT_TEMPERATURE = 3.0
+
 
 class GlobalCounts(NamedTuple):
-    """The counts of the global batch that the losses are divided by (float32 scalars).
+    """The counts of the global batch that the losses are divided by (float32).
+
+    For a model with several outputs, `elements` and `labeled` hold one count per output (in
+    `keras.tree.flatten` order); otherwise every field is a scalar.
 
     Attributes:
         elements: Unmasked elements (examples, or time steps of sequence outputs).
@@ -72,20 +80,24 @@ class LossBreakdown(NamedTuple):
 def sum_over_replicas(counts):
     """Sums `GlobalCounts` of this replica over the replicas in sync.
 
-    One all-reduce of three scalars under a multi-replica strategy; none on one device or outside
+    One all-reduce of the counts under a multi-replica strategy; none on one device or outside
     a replica context.
 
     Args:
-        counts: `GlobalCounts` of this replica's batch (numbers or scalar tensors).
+        counts: `GlobalCounts` of this replica's batch (numbers, scalars or vectors).
 
     Returns:
-        `GlobalCounts` of float32 scalars for the global batch.
+        `GlobalCounts` of float32 tensors of the same shapes, for the global batch.
     """
-    stacked = tf.stack([tf.cast(count, tf.float32) for count in counts])
+    parts = [tf.cast(count, tf.float32) for count in counts]
+    shapes = [part.shape for part in parts]
+    stacked = tf.concat([tf.reshape(part, [-1]) for part in parts], axis=0)
     context = tf.distribute.get_replica_context()
     if context is not None and context.num_replicas_in_sync > 1:
         stacked = context.all_reduce(tf.distribute.ReduceOp.SUM, stacked)
-    return GlobalCounts(*tf.unstack(stacked))
+    sizes = [max(shape.num_elements(), 1) for shape in shapes]
+    return GlobalCounts(*(tf.reshape(part, shape)
+                          for part, shape in zip(tf.split(stacked, sizes), shapes)))
 
 
 def compute_loss(
@@ -99,7 +111,7 @@ def compute_loss(
     terms=None,
     term_weights=None,
     alpha=0.1,
-    temperature=3.0,
+    temperature=None,
     teacher_weights=None,
     global_counts=None,
 ):
@@ -109,22 +121,29 @@ def compute_loss(
     multi-replica and multi-worker training is this one formula.
 
     Args:
-        student_outputs: The student's logits `[batch, ..., classes]`, or a dict of them under
-            `"logits"` and the intermediate features the terms read, by layer name.
+        student_outputs: The student's logits `[batch, ..., classes]` (a list or dict of them
+            for a model with several outputs), or a dict of them under `"logits"` and the
+            intermediate features the terms read, by layer name.
         teacher_outputs: The teacher's outputs in the same form (an ensemble's stacked
             `"member_logits"` instead of `"logits"`). Defaults to `None`: no distillation term.
         labels: Integer labels `[batch, ...]` (or with a trailing 1), or one-hot/soft labels of
             the logits' shape; a negative label (a row holding a negative value) marks an
-            unlabeled element. Defaults to `None`: no labels.
-        sample_weight: Per-example (or per-element) weights of both losses. Defaults to `None`.
-        mask: Boolean mask of the logits' element shape, e.g. the student's `_keras_mask`.
+            unlabeled element. For several outputs, one per output (a list or dict).
+            Defaults to `None`: no labels.
+        sample_weight: Per-example (or per-element) weights of both losses; for several
+            outputs, shared or one per output. Defaults to `None`.
+        mask: Boolean mask of the logits' element shape, e.g. the student's `_keras_mask`; for
+            several outputs, one per output (or `None`) in `keras.tree.flatten` order.
             Defaults to `None`.
         student_loss_fn: The hard-label loss, a `keras.losses.Loss` or a function returning
-            per-element values. Defaults to `None`: no student loss.
+            per-element values; for several outputs, shared or one per output (`None` skips an
+            output). Defaults to `None`: no student loss.
         terms: `DistillationTerm`s. Defaults to `None`: `[LogitsDistillation()]`, Hinton's KD.
         term_weights: One weight per term. Defaults to `None` (all 1).
         alpha: Weight of the student loss, a number or scalar variable. Defaults to `0.1`.
-        temperature: Softmax temperature `T`, a number or scalar variable. Defaults to `3.0`.
+        temperature: Softmax temperature `T` of every term (a number or scalar variable), or
+            a list with one per term. Defaults to `None`: each term's own `temperature`
+            (3.0 for a term without one).
         teacher_weights: An ensemble's member weights, summing to 1. Defaults to `None`
             (equal weights).
         global_counts: `GlobalCounts` to divide by. Defaults to `None`: this batch's counts
@@ -149,47 +168,58 @@ def compute_loss(
     [0.3245, 0.1698, 1.0]
     """
     student_outputs = _as_outputs(student_outputs)
-    logits = student_outputs[LOGITS]
-    element_shape = tf.shape(logits)[:-1]
-    weights = tf.ones(element_shape, tf.float32)
-    if mask is not None:
-        weights = weights * tf.cast(mask, tf.float32)
-    if labels is not None:
-        labels = tf.convert_to_tensor(labels)
-    present = None
-    if labels is not None and student_loss_fn is not None:
-        label_lib.check_label_shape(labels, logits)
-        present, hard_labels = label_lib.labeled_mask(labels, logits)
-        present = tf.cast(present, tf.float32)
+    outputs = student_outputs[LOGITS]
+    multi = keras.tree.is_nested(outputs)
+    heads = keras.tree.flatten(outputs)
+    masks = label_lib.per_output(mask, outputs, "mask") if multi else [mask]
+    head_labels = label_lib.per_output(labels, outputs)
+    head_labels = [None if y is None else tf.convert_to_tensor(y) for y in head_labels]
+    losses = label_lib.per_output(student_loss_fn, outputs, "student_loss_fn")
+    weights, present, hard = [], [], []
+    for logits, head_mask, y, loss in zip(heads, masks, head_labels, losses):
+        head_weights = tf.ones(tf.shape(logits)[:-1], tf.float32)
+        if head_mask is not None:
+            head_weights = head_weights * tf.cast(head_mask, tf.float32)
+        weights.append(head_weights)
+        if y is not None and loss is not None:
+            label_lib.check_label_shape(y, logits)
+            head_present, head_hard = label_lib.labeled_mask(y, logits)
+            present.append(tf.cast(head_present, tf.float32))
+            hard.append(head_hard)
+        else:
+            present.append(None)
+            hard.append(None)
     if global_counts is None:
+        elements = [tf.reduce_sum(w) for w in weights]
+        labeled = [0.0 if p is None else tf.reduce_sum(w * p) for w, p in zip(weights, present)]
         global_counts = sum_over_replicas(GlobalCounts(
-            elements=tf.reduce_sum(weights),
-            labeled=0.0 if present is None else tf.reduce_sum(weights * present),
-            examples=element_shape[0],
+            elements=tf.stack(elements) if multi else elements[0],
+            labeled=tf.stack(labeled) if multi else labeled[0],
+            examples=tf.shape(heads[0])[0],
         ))
-    if sample_weight is not None:
-        weights = weights * label_lib.broadcast_weights(sample_weight, weights)
+    counts = [_head_counts(global_counts, h, multi) for h in range(len(heads))]
+    sample_weights = label_lib.per_output(sample_weight, outputs, "sample_weight")
+    weights = [w if sw is None else w * label_lib.broadcast_weights(sw, w)
+               for w, sw in zip(weights, sample_weights)]
 
     student_loss = None
-    if present is not None:
-        values = tf.cast(terms_lib.unreduced(student_loss_fn, hard_labels, logits), tf.float32)
-        student_loss = _weighted_mean(values, weights * present, global_counts.labeled,
-                                      global_counts.examples)
+    for logits, loss, y, p, w, c in zip(heads, losses, hard, present, weights, counts):
+        if p is None:
+            continue
+        values = tf.cast(terms_lib.unreduced(loss, y, logits), tf.float32)
+        value = _weighted_mean(values, w * p, c.labeled, c.examples)
+        student_loss = value if student_loss is None else student_loss + value
     distillation_loss, term_losses = None, ()
     if teacher_outputs is not None:
         terms = [terms_lib.LogitsDistillation()] if terms is None else list(terms)
         term_weights = [1.0] * len(terms) if term_weights is None else list(term_weights)
-        teacher_outputs = _teacher_logits(_as_outputs(teacher_outputs), teacher_weights,
-                                          temperature)
-        _check_classes(teacher_outputs[LOGITS], logits)
-        term_labels = None if labels is None else label_lib.class_labels(labels, logits)
+        teacher_outputs = _as_outputs(teacher_outputs)
+        term_labels = [None if y is None else label_lib.class_labels(y, logits)
+                       for y, logits in zip(head_labels, heads)]
         term_losses = tuple(
-            _weighted_mean(
-                term.per_example(teacher_outputs[term.teacher_layer_name or LOGITS],
-                                 student_outputs[term.student_layer_name or LOGITS],
-                                 temperature, term_labels),
-                weights, global_counts.elements, global_counts.examples)
-            for term in terms
+            _term_loss(term, teacher_outputs, student_outputs, temperature_i, teacher_weights,
+                       term_labels, weights, counts)
+            for term, temperature_i in zip(terms, _temperatures(temperature, terms))
         )
         distillation_loss = tf.constant(0.0)
         for weight, value in zip(term_weights, term_losses):
@@ -200,10 +230,50 @@ def compute_loss(
     return LossBreakdown(total, student_loss, distillation_loss, term_losses, global_counts)
 
 
+def _term_loss(term, teacher_outputs, student_outputs, temperature, teacher_weights, labels,
+               weights, counts):
+    """One term's loss: over the features it reads, or summed over the outputs."""
+    teacher_outputs = _teacher_logits(teacher_outputs, teacher_weights, temperature)
+    if term.teacher_layer_name is not None or term.student_layer_name is not None:
+        values = [term.per_example(teacher_outputs[term.teacher_layer_name or LOGITS],
+                                   student_outputs[term.student_layer_name or LOGITS],
+                                   temperature, labels[0])]
+    else:
+        teacher, student = teacher_outputs[LOGITS], student_outputs[LOGITS]
+        for t, s in zip(keras.tree.flatten(teacher), keras.tree.flatten(student)):
+            _check_classes(t, s)
+        values = term.per_output(teacher, student, temperature, labels)
+    total = tf.constant(0.0)
+    for value, w, c in zip(values, weights, counts):
+        if value is not None:
+            total = total + _weighted_mean(tf.cast(value, tf.float32), w, c.elements, c.examples)
+    return total
+
+
+def _temperatures(temperature, terms):
+    if temperature is None:
+        return [getattr(term, "temperature", DEFAULT_TEMPERATURE) for term in terms]
+    if isinstance(temperature, (list, tuple)):
+        if len(temperature) != len(terms):
+            raise ValueError(
+                f"Invalid value for argument `temperature`. Expected a number or a list of "
+                f"{len(terms)}, one per term. Received: temperature={temperature!r}"
+            )
+        return list(temperature)
+    return [temperature] * len(terms)
+
+
+def _head_counts(counts, index, multi):
+    if not multi:
+        return counts
+    return GlobalCounts(counts.elements[index], counts.labeled[index], counts.examples)
+
+
 def _as_outputs(outputs):
-    if not isinstance(outputs, dict):
+    if not isinstance(outputs, dict) or not ({LOGITS, MEMBER_LOGITS} & set(outputs)):
         outputs = {LOGITS: outputs}
-    return {key: tf.convert_to_tensor(value) for key, value in outputs.items()}
+    return {key: keras.tree.map_structure(tf.convert_to_tensor, value)
+            for key, value in outputs.items()}
 
 
 def _weighted_mean(values, weights, count, examples):

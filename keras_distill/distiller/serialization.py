@@ -6,8 +6,9 @@ import keras
 class SerializationMixin:
     """Mixin of `Distiller` (before `keras.Model` in its bases): `get_config`/`from_config`
     return and take exactly the constructor's arguments, and the compile config holds the
-    optimizer, the student loss and the metrics. `alpha` and `temperature` are variables, saved
-    with the weights and in the config.
+    optimizer, the student loss (under the name of the form `compile` was called in) and the
+    metrics. `alpha` and the temperatures are variables, saved with the weights, and in the
+    config: each term's in its own config, one common `temperature` when they agree.
     """
 
     def get_config(self):
@@ -20,6 +21,7 @@ class SerializationMixin:
             distillation_loss_weights=list(self._term_weights),
             student_loss_weight=self.alpha,
             temperature=self.temperature,
+            evaluate_teacher=self.evaluate_teacher,
         )
         return config
 
@@ -41,14 +43,18 @@ class SerializationMixin:
     def get_compile_config(self):
         if not self.compiled:
             return {}
+        loss_key = "student_loss_fn" if self._keras_io_form else "loss"
         return {
             "optimizer": keras.saving.serialize_keras_object(self.optimizer),
-            "loss": keras.saving.serialize_keras_object(self._student_loss),
-            "metrics": keras.saving.serialize_keras_object(self._user_metrics),
+            loss_key: keras.saving.serialize_keras_object(self._student_loss),
+            "metrics": keras.saving.serialize_keras_object(self._helpers.metrics),
+            "keras_io_form": self._keras_io_form,
         }
 
     def compile_from_config(self, config):
         config = keras.saving.deserialize_keras_object(config)
+        keras_io_form = config.pop("keras_io_form", False)
         self.compile(**config)
+        self._keras_io_form = keras_io_form  # Also with no student loss (alpha = 0).
         if self.built:
             self.optimizer.build(self.trainable_variables)

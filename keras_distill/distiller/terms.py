@@ -1,9 +1,8 @@
-"""The distiller's distillation terms: the default, unique names, one temperature, built shapes."""
+"""The distiller's distillation terms: the default, unique names, temperatures, built shapes."""
 
 from keras_distill.distiller import features
+from keras_distill.distiller.loss import DEFAULT_TEMPERATURE
 from keras_distill.losses import terms as terms_lib
-
-DEFAULT_TEMPERATURE = 3.0
 
 
 def as_terms(losses):
@@ -49,24 +48,24 @@ def unique_names(terms):
     )
 
 
-def common_temperature(terms):
-    """The one temperature the terms agree on, or `DEFAULT_TEMPERATURE` if none has one.
+def has_temperature(term):
+    """Whether the term keeps a temperature a distiller can mirror (`bind_temperature`)."""
+    return callable(getattr(term, "bind_temperature", None))
 
-    Raises:
-        ValueError: If two terms have different temperatures.
+
+def common_temperature(terms):
+    """The temperature the terms agree on: `DEFAULT_TEMPERATURE` if none has one, `None` if
+    they differ (each term then keeps its own).
 
     Example:
 
     >>> common_temperature([terms_lib.LogitsDistillation(temperature=4.0)])
     4.0
+    >>> common_temperature([terms_lib.LogitsDistillation(2.0), terms_lib.LogitsDistillation(3.0)])
     """
-    temperatures = {t.temperature for t in terms if hasattr(t, "temperature")}
+    temperatures = {t.temperature for t in terms if has_temperature(t)}
     if len(temperatures) > 1:
-        raise ValueError(
-            "The distillation terms use different temperatures "
-            f"{sorted(temperatures)}; a Distiller has one temperature. Give the terms the "
-            "same temperature or pass `temperature=` to the Distiller."
-        )
+        return None
     return temperatures.pop() if temperatures else DEFAULT_TEMPERATURE
 
 

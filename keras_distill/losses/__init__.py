@@ -19,6 +19,7 @@ from keras_distill.losses.logits import LogitMSE
 from keras_distill.losses.logits import kd_loss
 from keras_distill.losses.logits import logit_mse
 from keras_distill.losses.terms import DistillationTerm
+from keras_distill.losses.terms import DistillationTerm as DistillationLoss  # keras.distillation's name.
 from keras_distill.losses.terms import FeatureDistillation
 from keras_distill.losses.relational import RelationalKD
 from keras_distill.losses.relational import rkd_angle_loss
@@ -26,6 +27,7 @@ from keras_distill.losses.relational import rkd_distance_loss
 from keras_distill.losses.relational import rkd_loss
 from keras_distill.losses.standardization import standardize_logits
 from keras_distill.losses.terms import LogitsDistillation
+from keras_distill.losses.terms import WrappedDistillationLoss
 
 def get(identifier):
     """Returns the keras_distill loss named or described by `identifier`.

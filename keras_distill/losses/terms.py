@@ -1,132 +1,90 @@
 """Distillation terms: what to take from the teacher and the student, and the loss between them.
 
 `LogitsDistillation` and `FeatureDistillation` carry the names and arguments of
-`keras.distillation` (Keras >= 3.12), so a user of that module switches by changing the import.
-Unlike Keras 3.15's version, `LogitsDistillation()` with its default `loss="kl_divergence"`
-computes the textbook `T^2 * KL(softmax(t/T) || softmax(s/T))`, not a KL between clipped,
-temperature-scaled logits.
+`keras.distillation` (Keras >= 3.12), so a user of that module switches by changing the import:
+each term keeps its own temperature, a `loss` may be a list or dict with one loss per model
+output (`None` skips an output), and `compute_loss` / `validate_outputs` /
+`validate_model_compatibility` are there. Unlike Keras 3.15's version, `LogitsDistillation()`
+with its default `loss="kl_divergence"` computes the textbook `T^2 * KL(softmax(t/T) ||
+softmax(s/T))`, not a KL between clipped, temperature-scaled logits.
 
-The rule for every logit term, in one place (`softened_loss`): our own `LogitLoss` classes get
-logits and the temperature; any other Keras loss gets `softmax(t/T)` and `softmax(s/T)` and its
-value is multiplied by `T^2` (the keras.io example's convention).
+How each loss is applied (logits and `T` to our `LogitLoss` classes, softened probabilities times
+`T^2` to any other Keras loss) is `term_base.softened_loss`.
 """
 
 import keras
 import tensorflow as tf
 
-from keras_distill import validation
-from keras_distill.losses import logits as logit_losses
 from keras_distill.losses import registry
+from keras_distill.losses import term_base
+from keras_distill.losses.term_base import DistillationTerm
+from keras_distill.losses.term_base import WrappedDistillationLoss
+from keras_distill.losses.term_base import resolve_feature_loss
+from keras_distill.losses.term_base import resolve_logit_loss
+from keras_distill.losses.term_base import softened_loss
+from keras_distill.losses.term_base import unreduced
 
-_KL_NAMES = ("kl_divergence", "kld", "kullback_leibler_divergence", "kl")
-
-
-def resolve_logit_loss(loss):
-    """Returns a `LogitLoss`, a `keras.losses.Loss` or a loss function for `loss`.
-
-    Strings name our losses first (see `keras_distill.losses.get`), then Keras's; the Keras
-    KL divergence (by name, class or function) becomes our stable `KnowledgeDistillation`.
-    """
-    if isinstance(loss, str):
-        if loss.lower() in _KL_NAMES:
-            return logit_losses.KnowledgeDistillation()
-        factory = registry.loss_factory(loss)
-        if factory is not None:
-            return factory()
-        try:
-            return keras.losses.get(loss)
-        except ValueError:
-            raise ValueError(
-                f"Invalid value for argument `loss`. Expected the name of a keras_distill or "
-                f"Keras loss. Received: loss={loss!r}"
-            ) from None
-    if isinstance(loss, keras.losses.KLDivergence) or loss is keras.losses.kl_divergence:
-        return logit_losses.KnowledgeDistillation()
-    if isinstance(loss, (keras.losses.Loss, logit_losses.LogitLoss)) or callable(loss):
-        return loss
-    raise TypeError(
-        "Invalid value for argument `loss`. Expected a keras_distill loss, a `keras.losses.Loss`, "
-        f"a loss function or its name. Received: loss={loss!r} of type {type(loss).__name__}"
-    )
+__all__ = ["DistillationTerm", "FeatureDistillation", "LogitsDistillation",
+           "WrappedDistillationLoss", "as_term", "resolve_feature_loss", "resolve_logit_loss",
+           "softened_loss", "unreduced"]
 
 
-def resolve_feature_loss(loss):
-    """Returns the Keras loss named or given by `loss`, for comparing features."""
-    resolved = keras.losses.get(loss) if isinstance(loss, str) else loss
-    if not callable(resolved):
-        raise TypeError(
-            "Invalid value for argument `loss`. Expected a Keras loss or its name. "
-            f"Received: loss={loss!r}"
-        )
-    return resolved
+class _PerOutputLoss(DistillationTerm):
+    """A term whose `loss` is one loss, or one per model output (keras.distillation's form)."""
 
-
-def unreduced(loss, y_true, y_pred):
-    """Calls `loss` and returns its per-example values (no batch reduction)."""
-    if isinstance(loss, keras.losses.Loss):
-        return loss.call(y_true, y_pred)
-    return loss(y_true, y_pred)
-
-
-def softened_loss(loss, teacher_logits, student_logits, temperature, labels=None):
-    """Applies a logit loss at `temperature`, per example; see the module docstring."""
-    if isinstance(loss, logit_losses.LogitLoss):
-        return loss.per_example(teacher_logits, student_logits, temperature, labels)
-    temperature = tf.cast(temperature, tf.float32)
-    teacher_probs = tf.nn.softmax(tf.cast(teacher_logits, tf.float32) / temperature, axis=-1)
-    student_probs = tf.nn.softmax(tf.cast(student_logits, tf.float32) / temperature, axis=-1)
-    return temperature**2 * tf.cast(unreduced(loss, teacher_probs, student_probs), tf.float32)
-
-
-class DistillationTerm:
-    """Base class of a distillation term inside a `Distiller`.
-
-    Subclasses set `teacher_layer_name` / `student_layer_name` (`None` means the model's final
-    output) and implement `per_example(teacher_output, student_output, temperature, labels)`,
-    returning a tensor `[batch, ...]` of per-example losses; the distiller weighs it by sample
-    weights and masks and averages over the global batch. `labels` are integer class labels of
-    the logits' element shape, `-1` where an example is unlabeled, or `None` when the batch has
-    no labels; terms that need a target class (e.g. DKD) fall back to the teacher's argmax.
-
-    A term that needs trainable parameters of its own (e.g. a FitNets adapter) sets `adapter` to
-    a `keras.layers.Layer` in `build(teacher_shape, student_shape)`, which the distiller calls
-    once with the two features' shapes; the distiller trains the adapter with the student and
-    never exports it.
-    """
-
-    teacher_layer_name = None
-    student_layer_name = None
-    name = "distillation"
-    adapter = None
-
-    def build(self, teacher_shape, student_shape):
-        """Checks the feature shapes (and creates `adapter` if the term has one)."""
-
-    def per_example(self, teacher_output, student_output, temperature, labels=None):
+    def _apply(self, loss, teacher_output, student_output, temperature, labels):
         raise NotImplementedError
 
-    def get_config(self):
-        return {}
+    def _nested(self):
+        return keras.tree.is_nested(self.loss)
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if "loss" in config:  # Terms serialize their loss with `serialize_keras_object`.
-            config["loss"] = keras.saving.deserialize_keras_object(config["loss"])
-        return cls(**config)
+    def per_example(self, teacher_output, student_output, temperature, labels=None):
+        if self._nested():
+            raise ValueError(
+                f"{type(self).__name__} has one loss per output ({self.loss_identifier!r}) but "
+                "was given a single output. Pass one loss, or distill a model with as many "
+                "outputs."
+            )
+        return self._apply(self.loss, teacher_output, student_output, temperature, labels)
+
+    def per_output(self, teacher_outputs, student_outputs, temperature, labels=None):
+        self.validate_outputs(teacher_outputs, student_outputs)
+        students = keras.tree.flatten(student_outputs)
+        losses = keras.tree.flatten(self.loss) if self._nested() else [self.loss] * len(students)
+        labels = [None] * len(students) if labels is None else list(labels)
+        return [
+            None if loss is None else self._apply(loss, t, s, temperature, y)
+            for loss, t, s, y in zip(losses, keras.tree.flatten(teacher_outputs), students, labels)
+        ]
+
+    def validate_outputs(self, teacher_outputs, student_outputs):
+        """Raises `ValueError` unless the outputs (and a per-output `loss`) match in structure."""
+        super().validate_outputs(teacher_outputs, student_outputs)
+        if not self._nested():
+            return
+        try:
+            keras.tree.assert_same_structure(self.loss, teacher_outputs)
+        except ValueError:
+            raise ValueError(
+                f"Invalid value for argument `loss`. Expected one loss per output, in the "
+                f"structure of the outputs {keras.tree.map_structure(lambda t: None, teacher_outputs)!r}. "
+                f"Received: loss={self.loss_identifier!r}"
+            ) from None
 
 
 @keras.saving.register_keras_serializable(package="keras_distill")
-class LogitsDistillation(DistillationTerm):
+class LogitsDistillation(_PerOutputLoss):
     """Distills the teacher's final logits into the student's.
 
     Args:
-        temperature: Softmax temperature `T`; the `Distiller` keeps it in a variable you can
-            change during training (`distiller.temperature = 8.0`). Defaults to `3.0`.
+        temperature: This term's softmax temperature `T`. The `Distiller` mirrors it into a
+            variable: setting `term.temperature` (or `distiller.temperature`, which sets every
+            term's) during training takes effect without retracing. Defaults to `3.0`.
         loss: `"kl_divergence"` (Hinton's `T^2 * KL`, computed on logits with `log_softmax`),
             a keras_distill loss name or instance (fed logits and `T`), or any other Keras loss
-            (fed `softmax(t/T)`, `softmax(s/T)` and multiplied by `T^2`).
-            Defaults to `"kl_divergence"`.
+            (fed `softmax(t/T)`, `softmax(s/T)` and multiplied by `T^2`); or, for models with
+            several outputs, a list or dict of these with one entry per output (`None` skips an
+            output). Defaults to `"kl_divergence"`.
         name: Name under which the term is reported when there are several. Defaults to
             `"logits_distillation"`.
 
@@ -136,18 +94,38 @@ class LogitsDistillation(DistillationTerm):
     >>> term = LogitsDistillation(temperature=3.0)
     >>> t = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, -1.0]], "float32")
     >>> s = np.array([[1.0, 0.5, 0.2], [0.0, 1.0, 0.3]], "float32")
-    >>> round(float(term.per_example(t, s, 3.0).numpy().mean()), 3)
+    >>> round(float(term.compute_loss(t, s)), 3)
     0.342
+    >>> both = LogitsDistillation(temperature=2.0, loss=["kl_divergence", None])
+    >>> round(float(both.compute_loss([t, t], [s, t])), 3)  # The second output is skipped.
+    0.302
     """
 
     def __init__(self, temperature=3.0, loss="kl_divergence", name="logits_distillation"):
-        self.temperature = validation.check_positive(temperature, "temperature")
+        self._temperature = term_base.Temperature(temperature)
         self.loss_identifier = loss
-        self.loss = resolve_logit_loss(loss)
+        self.loss = term_base.resolve_losses(loss, resolve_logit_loss)
         self.name = name
 
-    def per_example(self, teacher_output, student_output, temperature, labels=None):
-        return softened_loss(self.loss, teacher_output, student_output, temperature, labels)
+    @property
+    def temperature(self):
+        """The softmax temperature `T > 0`; assignable at any time, without retracing."""
+        return self._temperature.value
+
+    @temperature.setter
+    def temperature(self, value):
+        self._temperature.value = value
+
+    def bind_temperature(self, variable):
+        """Mirrors the temperature into `variable` (a `Distiller` calls this; see `Temperature`)."""
+        self._temperature.bind(variable)
+
+    def unbind_temperature(self, variable):
+        """Stops mirroring the temperature into `variable`."""
+        self._temperature.unbind(variable)
+
+    def _apply(self, loss, teacher_output, student_output, temperature, labels):
+        return softened_loss(loss, teacher_output, student_output, temperature, labels)
 
     def get_config(self):
         return {
@@ -158,12 +136,14 @@ class LogitsDistillation(DistillationTerm):
 
 
 @keras.saving.register_keras_serializable(package="keras_distill")
-class FeatureDistillation(DistillationTerm):
+class FeatureDistillation(_PerOutputLoss):
     """Matches a student feature map to a teacher feature map of the same shape.
 
     Args:
         loss: A Keras loss or its name, applied to the two features; its values are averaged
-            over every axis but the batch axis. Defaults to `"mse"`.
+            over every axis but the batch axis. For the final outputs of models with several
+            outputs, a list or dict with one loss per output (`None` skips an output).
+            Defaults to `"mse"`.
         teacher_layer_name: Teacher layer whose output is matched; `None` means the final
             output. Defaults to `None`.
         student_layer_name: Student layer whose output is matched; `None` means the final
@@ -181,7 +161,7 @@ class FeatureDistillation(DistillationTerm):
     def __init__(self, loss="mse", teacher_layer_name=None, student_layer_name=None,
                  name="feature_distillation"):
         self.loss_identifier = loss
-        self.loss = resolve_feature_loss(loss)
+        self.loss = term_base.resolve_losses(loss, resolve_feature_loss)
         self.teacher_layer_name = teacher_layer_name
         self.student_layer_name = student_layer_name
         self.name = name
@@ -195,10 +175,9 @@ class FeatureDistillation(DistillationTerm):
                 "with equal shapes, or use `FitNetsHint`, which learns an adapter between them."
             )
 
-    def per_example(self, teacher_output, student_output, temperature, labels=None):
-        del temperature, labels
+    def _apply(self, loss, teacher_output, student_output, temperature, labels):
         values = tf.cast(
-            unreduced(self.loss, tf.cast(teacher_output, tf.float32),
+            unreduced(loss, tf.cast(teacher_output, tf.float32),
                       tf.cast(student_output, tf.float32)),
             tf.float32,
         )
@@ -216,7 +195,16 @@ class FeatureDistillation(DistillationTerm):
 
 
 def as_term(obj):
-    """Turns a term, a loss or a loss name into a `DistillationTerm`, or raises `TypeError`."""
+    """Turns a term, a loss or a loss name into a `DistillationTerm`, or raises `TypeError`.
+
+    An object with keras.distillation's `compute_loss` (a `keras.distillation.DistillationLoss`)
+    is wrapped in a `WrappedDistillationLoss`.
+
+    Example:
+
+    >>> type(as_term("logit_mse")).__name__
+    'LogitsDistillation'
+    """
     if isinstance(obj, DistillationTerm):
         return obj
     if isinstance(obj, str):
@@ -230,6 +218,9 @@ def as_term(obj):
                     f"`keras_distill.losses.get_term({obj!r}, teacher_layer_name=..., "
                     "student_layer_name=...)` and pass the term instead of its name."
                 ) from None
+    if (callable(getattr(obj, "compute_loss", None)) and not callable(obj)
+            and not isinstance(obj, keras.layers.Layer)):
+        return WrappedDistillationLoss(obj)
     if isinstance(obj, (str, keras.losses.Loss)) or callable(obj):
         return LogitsDistillation(loss=obj)
     raise TypeError(
