@@ -19,6 +19,7 @@ reads a TOML config first and `--set section.key=value` overrides any key last. 
 """
 
 import argparse
+import signal
 import sys
 
 from keras_distill import config as config_lib
@@ -27,6 +28,14 @@ from keras_distill import workflow
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, FileExistsError,
                PermissionError)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is, so that what it was writing is cleaned up."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 def _flag(parser, flag, help, **kwargs):
@@ -312,6 +321,7 @@ def main(argv=None):
     except SystemExit as exit_:  # --help (0) or a usage error (2), already printed.
         return int(exit_.code or 0)
     command = values.pop("command")
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         if command == "report":
             _report(values["output"])
@@ -323,6 +333,13 @@ def main(argv=None):
         print(f"keras-distill {command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"keras-distill {command}: interrupted", file=sys.stderr)
+        print(f"keras-distill {command}: interrupted; earlier runs are untouched and this one "
+              "left nothing behind", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"keras-distill {command}: terminated (SIGTERM); earlier runs are untouched and "
+              "this one left nothing behind", file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0

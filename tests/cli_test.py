@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -319,3 +320,24 @@ def test_bad_tune_export_strategy_flags_exit_2(capsys, tmp_path, teacher_path, t
     status, out, err = _main(capsys, *argv, *([] if argv[0] == "export" else TINY[:2]))
     assert status == 2 and message in err and "Traceback" not in err, err
     assert "distilling" not in out and "tuning:" not in out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_run_leaves_earlier_runs_and_nothing_half_written(tmp_path, sig, status):
+    output = tmp_path / "out"
+    script = shutil.which("keras-distill") or os.path.join(os.path.dirname(sys.executable),
+                                                           "keras-distill")
+    argv = [script, "run", "--output", str(output), "--epochs", "200", "--teacher-epochs", "1",
+            "--batch-size", "256", "--verbose", "0"]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:  # Interrupt it while the students train.
+        if line.startswith("scratch:"):
+            break
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == status, err
+    assert ("interrupted" if sig == signal.SIGINT else "terminated (SIGTERM)") in err
+    assert "Traceback" not in err
+    # The cached teacher was complete before the interrupt; no run directory, no `latest`.
+    assert sorted(os.listdir(output)) == ["teachers"]
