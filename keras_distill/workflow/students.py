@@ -66,8 +66,8 @@ def train_student(data, config, *, teacher=None, strategy=None, validation="test
                             loss=training.classification_loss(), metrics=["accuracy"])
         history = student.fit(
             data.batches("train", train.batch_size, seed=train.seed, drop_remainder=drop),
-            epochs=epochs, verbose=config.verbose, validation_data=validation_data,
-            shuffle=False)
+            epochs=epochs, verbose=training.fit_verbose(config.verbose),
+            validation_data=validation_data, shuffle=False)
         return student, training.history_dict(history)
     teacher = training.copy_into_scope(teacher, strategy)
     with_transfer = data.transfer is not None
@@ -90,7 +90,8 @@ def train_student(data, config, *, teacher=None, strategy=None, validation="test
                                   with_transfer=with_transfer, drop_remainder=drop)
     backup_dir = config.distill.backup_dir
     callbacks = [keras.callbacks.BackupAndRestore(backup_dir)] if backup_dir else []
-    history = distiller.fit(train_data, epochs=epochs, verbose=config.verbose, shuffle=False,
+    history = distiller.fit(train_data, epochs=epochs, shuffle=False,
+                            verbose=training.fit_verbose(config.verbose),
                             validation_data=validation_data, callbacks=callbacks)
     return student, training.history_dict(history)
 

@@ -50,7 +50,7 @@ def train_teacher(data, config, *, strategy=None, validation="test"):
     history = model.fit(
         data.batches("train", train.batch_size, seed=train.seed,
                      drop_remainder=strategy is not None),
-        epochs=teacher.epochs, verbose=config.verbose, shuffle=False,
+        epochs=teacher.epochs, verbose=training.fit_verbose(config.verbose), shuffle=False,
         validation_data=data.batches(validation, 1024) if validation else None,
     )
     return model, training.history_dict(history)

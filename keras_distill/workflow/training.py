@@ -1,6 +1,7 @@
 """Training helpers every stage shares, so every model of a run is trained the same way."""
 
 import contextlib
+import sys
 
 import keras
 
@@ -29,6 +30,20 @@ def total_steps(examples, batch_size, epochs):
     8
     """
     return -(-max(examples, 1) // batch_size) * epochs
+
+
+def fit_verbose(verbose):
+    """Keras `fit` verbosity for `verbose`: `"auto"` is a progress bar on a terminal and one line
+    per epoch otherwise (a log file or a pipe would get every redraw of the bar).
+
+    Example:
+
+    >>> fit_verbose(0), fit_verbose(2)
+    (0, 2)
+    """
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return verbose
 
 
 def history_dict(history):
