@@ -9,7 +9,7 @@ setup(
     description="Knowledge distillation for Keras 3 / TensorFlow: distill, tune, serve, ship.",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    python_requires=">=3.10",
+    python_requires=">=3.11",  # tomllib.
     packages=find_packages(include=["keras_distill", "keras_distill.*"]),
     install_requires=[
         "tensorflow>=2.21,<2.22",

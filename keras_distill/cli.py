@@ -5,7 +5,7 @@
     keras-distill train-teacher --dataset mnist --data-dir ~/tensorflow_datasets
     keras-distill distill --teacher teacher.keras --student cnn --alpha 0.5 --temperature 4
     keras-distill evaluate --teacher teacher.keras --student student.keras
-    keras-distill report --output keras_distill_output
+    keras-distill report                     # re-render keras_distill_output/latest
     keras-distill tune --trials 8 --alpha 0,1 --temperature 1,20
     keras-distill run --tune 8                 # alpha/T chosen on a validation split
     keras-distill export --model student.keras --format tflite --quantization int8 \
@@ -23,7 +23,6 @@ import signal
 import sys
 
 from keras_distill import config as config_lib
-from keras_distill import report as report_lib
 from keras_distill import workflow
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, FileExistsError,
@@ -32,6 +31,10 @@ USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, Fil
 
 class Terminated(BaseException):
     """SIGTERM, raised where the command is, so that what it was writing is cleaned up."""
+
+
+_WHAT_IS_LEFT = ("this command's run directory was removed and earlier runs are untouched "
+                 "(`export` leaves the artifacts it had finished, each complete)")
 
 
 def _terminate(signum, frame):
@@ -75,7 +78,8 @@ def _training_flags(parser):
           "peak learning rate of Adam with cosine decay (default: {default})", type=float)
     _flag(parser, "--seed", "seed of weights and shuffling (default: {default})", type=int)
     _flag(parser, "--verbose", "Keras progress: 0 silent, 1 progress bar, 2 one line per epoch "
-          "(default: Keras's auto)", type=int, choices=(0, 1, 2))
+          "(default: a bar on a terminal, one line per epoch otherwise)", type=int,
+          choices=(0, 1, 2))
 
 
 def _student_flags(parser, distill=True):
@@ -249,7 +253,11 @@ def build_parser():
                           "Measure a teacher and students on the test split and write "
                           "report.json/.md/.png to OUTPUT.")
     _data_flags(evaluate)
-    _flag(evaluate, "--teacher", "teacher .keras file or SavedModel", required=True)
+    _flag(evaluate, "--teacher", "teacher .keras/.h5 file, SavedModel directory (with "
+          "--trust-savedmodel), or a keras.applications name (with --teacher-weights)",
+          required=True)
+    _flag(evaluate, "--teacher-weights", "trained weights (.weights.h5) of a keras.applications "
+          "teacher")
     _flag(evaluate, "--student", "distilled student .keras file", required=True)
     _flag(evaluate, "--scratch", "student trained from scratch, for the distillation verdict")
     _trust_flag(evaluate)
@@ -258,7 +266,8 @@ def build_parser():
                             description="Print the table of OUTPUT/report.json and rewrite "
                                         "report.md and report.png from it.")
     report.add_argument("--output", default=config_lib.DEFAULT_OUTPUT,
-                        help="directory holding report.json (default: %(default)s)")
+                        help="a run directory holding report.json, or an output directory "
+                             "(its latest run) (default: %(default)s)")
     return parser
 
 
@@ -301,8 +310,7 @@ COMMANDS = {"run": _run, "train-teacher": _train_teacher, "distill": _distill,
 
 
 def _report(output):
-    report = report_lib.Report.load(output)
-    paths = report.write(output)
+    report, paths = workflow.rerender_report(output)
     print(report.table())
     print(f"\nreport: {', '.join(paths.values())}")
 
@@ -321,7 +329,10 @@ def main(argv=None):
     except SystemExit as exit_:  # --help (0) or a usage error (2), already printed.
         return int(exit_.code or 0)
     command = values.pop("command")
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:  # Only the main thread may set a handler; elsewhere SIGTERM keeps its own.
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:
+        previous = None
     try:
         if command == "report":
             _report(values["output"])
@@ -333,13 +344,12 @@ def main(argv=None):
         print(f"keras-distill {command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"keras-distill {command}: interrupted; earlier runs are untouched and this one "
-              "left nothing behind", file=sys.stderr)
+        print(f"keras-distill {command}: interrupted; {_WHAT_IS_LEFT}", file=sys.stderr)
         return 130
     except Terminated:
-        print(f"keras-distill {command}: terminated (SIGTERM); earlier runs are untouched and "
-              "this one left nothing behind", file=sys.stderr)
+        print(f"keras-distill {command}: terminated (SIGTERM); {_WHAT_IS_LEFT}", file=sys.stderr)
         return 143
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0

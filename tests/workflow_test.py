@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 
 import numpy as np
 import pytest
@@ -165,12 +166,16 @@ def test_a_failed_command_leaves_no_directory_and_latest_unchanged(tmp_path):
     assert os.path.realpath(tmp_path / "latest") == os.path.realpath(first)
     # A directory a killed process left (its marker names a process that is gone) is removed
     # by the next command; one whose process is alive is kept.
-    for name, pid in (("run-killed", 2 ** 22 + 12345), ("run-running", os.getpid())):
+    host = socket.gethostname()
+    for name, owner in (("run-killed", f"{2 ** 22 + 12345} {host}"),
+                        ("run-running", f"{os.getpid()} {host}"),
+                        ("run-elsewhere", f"{2 ** 22 + 12345} another-host")):
         os.makedirs(tmp_path / name)
-        (tmp_path / name / run_directory.INCOMPLETE).write_text(str(pid))
+        (tmp_path / name / run_directory.INCOMPLETE).write_text(owner)
     with run_directory.run_directory(config):
         pass
-    assert not (tmp_path / "run-killed").exists() and (tmp_path / "run-running").exists()
+    assert not (tmp_path / "run-killed").exists()
+    assert (tmp_path / "run-running").exists() and (tmp_path / "run-elsewhere").exists()
 
 
 def test_publish_adds_the_next_version_and_replaces_nothing(tmp_path):
@@ -180,8 +185,8 @@ def test_publish_adds_the_next_version_and_replaces_nothing(tmp_path):
     base = tmp_path / "serving" / "student"
     os.makedirs(base / "3")
     (base / "3" / "saved_model.pb").write_bytes(b"older")
-    version, path = publish.publish_saved_model(str(source), str(base))
-    assert (version, path) == (4, str(base / "4"))
+    assert publish.next_version(str(base)) == 4
+    assert publish.publish_saved_model(str(source), str(base)) == str(base / "4")
     assert (base / "4" / "saved_model.pb").read_bytes() == b"model"
     assert (base / "3" / "saved_model.pb").read_bytes() == b"older"
     assert sorted(os.listdir(base)) == ["3", "4"]

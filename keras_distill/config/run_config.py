@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from keras_distill import models
 from keras_distill import validation
 from keras_distill.config import toml_file
 from keras_distill.config.sections import COMMANDS
@@ -82,6 +83,12 @@ COMMAND_DEFAULTS = {
     "tune": {"tune.trials": 8, "tune.epochs": 5},
     "export": {"data.dataset": None},
 }
+# Settings a command would ignore: set to anything but their default, they are an error.
+UNUSED = {
+    "run": ("export.formats", "export.quantization", "export.version", "export.overwrite",
+            "export.dir", "export.model", "tune.final_epochs"),
+    "tune": ("train.strategy", "export.publish"),
+}
 REQUIRED = {
     "distill": ("teacher.path",),
     "evaluate": ("teacher.path", "student.path"),
@@ -125,6 +132,7 @@ class RunConfig:
                 raise validation.invalid(name, f"a value: `{self.command}` needs it", None)
         if self.command == "tune":
             validation.check_positive_int(self.tune.trials, "trials")
+        self._check_used()
         if self.command == "run" and self.tune.trials and self.train.strategy is not None:
             raise validation.invalid(
                 "tune", "0 under a strategy: the alpha/T search runs without a tf.distribute "
@@ -141,6 +149,20 @@ class RunConfig:
                 "transfer_samples", "0 for this dataset: only the built-in 'mnist1d' can "
                 "generate unlabeled examples (give yours with `unlabeled`)",
                 self.data.transfer_samples, f"Dataset: {self.data.dataset!r}")
+
+    def _check_used(self):
+        """A setting this command would ignore is an error, not a silent no-op."""
+        for key in UNUSED.get(self.command, ()):
+            if self.get(key) != _default_of(self.command, key):
+                name = next((k for k, v in _keys(self.command).items() if v == key), key)
+                raise validation.invalid(name, f"it only with another command: `{self.command}` "
+                                         "does not use it", self.get(key))
+        if self.export.publish is not None and not self.export.enabled:
+            raise validation.invalid("publish", "it only with the export on (without "
+                                     "`--no-export`)", self.export.publish)
+        if self.student.family in models.APPLICATIONS and self.student.size != 1.0:
+            raise validation.invalid("student_size", "1.0 for a keras.applications student "
+                                     "(its width is the application's)", self.student.size)
 
     # ----------------------------------------------------------------- building
     @classmethod
@@ -188,6 +210,11 @@ class RunConfig:
         0.2
         """
         top, sections = _grouped(values)
+        plain = [f.name for f in dataclasses.fields(cls) if not _is_section(f)]
+        for name in top:
+            if name not in plain:
+                raise validation.invalid("config key", "a section's key or one of " +
+                                         ", ".join(plain), name)
         names = [f.name for f in dataclasses.fields(cls) if _is_section(f)]
         for name in sections:
             if name not in names:
@@ -221,15 +248,7 @@ class RunConfig:
         >>> RunConfig.default("tune", "epochs"), RunConfig.default("run", "epochs")
         (5, 30)
         """
-        key = _keys(command)[name]
-        section, _, field_name = key.partition(".")
-        defaults = COMMAND_DEFAULTS.get(command, {})
-        if key in defaults:
-            return defaults[key]
-        owner = {f.name: f for f in dataclasses.fields(cls)}[section]
-        if not field_name:
-            return owner.default
-        return {f.name: f for f in dataclasses.fields(owner.default_factory)}[field_name].default
+        return _default_of(command, _keys(command)[name])
 
     # ----------------------------------------------------------------- reading
     def get(self, key):
@@ -254,6 +273,18 @@ class RunConfig:
     def tune_epochs(self):
         """Epochs of each search trial (and of the students compared on validation)."""
         return self.tune.epochs if self.tune.epochs is not None else self.student.epochs
+
+
+def _default_of(command, key):
+    """The default of `"section.field"` (or a top-level field) for `command`."""
+    defaults = COMMAND_DEFAULTS.get(command, {})
+    if key in defaults:
+        return defaults[key]
+    section, _, name = key.partition(".")
+    owner = {f.name: f for f in dataclasses.fields(RunConfig)}[section]
+    if not name:
+        return owner.default
+    return {f.name: f for f in dataclasses.fields(owner.default_factory)}[name].default
 
 
 def _keys(command):

@@ -58,12 +58,9 @@ def _pair(value, name, kind, check):
 
 
 def _size(value):
-    try:
-        size = int(value)
-    except (TypeError, ValueError):
-        size = 0
-    return validation.check_positive_int(size, "image_size") if size else (
-        validation.check_positive_int(value, "image_size"))
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    return validation.check_positive_int(value, "image_size")
 
 
 @dataclass(frozen=True)
@@ -176,13 +173,17 @@ class TeacherConfig:
         validation.check_bool(self.retrain, "retrain_teacher")
         if self.family is not None:
             validation.check_choice(self.family, STUDENT_FAMILIES, "family")
+        set_field(self, "width", optional(self.width, validation.check_positive_int, "width"))
+        set_field(self, "depth", optional(self.depth, validation.check_positive_int, "depth"))
+        if (self.width is not None or self.depth is not None) and (
+                self.family is None or self.family in models.APPLICATIONS):
+            raise validation.invalid("width", "it (and `depth`) only with a reference `family` "
+                                     "(mlp, cnn, gru)", self.width if self.width else self.depth)
 
     @property
     def is_application(self):
         """Whether `path` names a keras.applications model rather than a file."""
         return isinstance(self.path, str) and self.path in models.APPLICATIONS
-        set_field(self, "width", optional(self.width, validation.check_positive_int, "width"))
-        set_field(self, "depth", optional(self.depth, validation.check_positive_int, "depth"))
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ defaults) and validates it before anything trains.
 
 from keras_distill.workflow.compare import evaluate
 from keras_distill.workflow.compare import evaluate_saved
+from keras_distill.workflow.compare import rerender_report
 from keras_distill.workflow.export import describe_artifact
 from keras_distill.workflow.export import export_artifacts
 from keras_distill.workflow.export import export_model

@@ -1,9 +1,12 @@
 """The comparison stage: teacher, scratch and distilled student measured on the same test data."""
 
+import os
+
 from keras_distill import io
 from keras_distill import report as report_lib
 from keras_distill.workflow import run_directory
 from keras_distill.workflow import setup
+from keras_distill.workflow import teacher as teacher_stage
 
 
 def evaluate(models, data, *, histories=None, meta=None, batch_size=1024, **measure_kwargs):
@@ -24,6 +27,33 @@ def evaluate(models, data, *, histories=None, meta=None, batch_size=1024, **meas
                               meta=meta, **measure_kwargs)
 
 
+def rerender_report(path):
+    """The `keras-distill report` command: reads a report and rewrites its Markdown and picture.
+
+    Args:
+        path: A run directory, its `report.json`, or an output directory (its `latest` run).
+
+    Returns:
+        `(report, paths)`: the `Report` and `{"json": ..., "markdown": ..., "png": ...}`.
+
+    Example:
+
+    >>> rerender_report("/nonexistent")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: No report found at /nonexistent. Expected a report.json written by `keras-distill run` or `keras-distill evaluate`.
+    """
+    path = os.fspath(path)
+    latest = os.path.join(path, run_directory.LATEST)
+    if os.path.isdir(path) and not os.path.isfile(os.path.join(path, "report.json")) and (
+            os.path.isdir(latest)):
+        path = latest
+    directory = path if os.path.isdir(path) or not path.endswith(".json") else (
+        os.path.dirname(path) or ".")
+    report = report_lib.Report.load(path)
+    return report, report.write(directory)
+
+
 def evaluate_saved(config=None, *, log=print, **values):
     """The `keras-distill evaluate` command: compares saved models and writes the report into
     a new run directory under `config.output`.
@@ -40,7 +70,7 @@ def evaluate_saved(config=None, *, log=print, **values):
     config = setup.command_config("evaluate", config, values)
     data = setup.load_data(config, transfer=False)
     trust = {"data": data, "trust_savedmodel": config.teacher.trust_savedmodel}
-    models = {"teacher": io.load_model(config.teacher.path, role="teacher", **trust)}
+    models = {"teacher": teacher_stage.obtain_teacher(data, config, log=lambda line: None)[0]}
     if config.student.scratch_path:
         models["scratch"] = io.load_model(config.student.scratch_path, role="scratch", **trust)
     models["distilled"] = io.load_model(config.student.path, role="student", **trust)

@@ -164,16 +164,16 @@ def export_model(config=None, **values):
     """
     config = setup.command_config("export", config, values)
     export = config.export
+    model = signature_lib.resolve_model(io.load_model(export.model, role="model"),
+                                        verbose=False)
     if config.data.dataset is not None:
         data = setup.load_data(config, transfer=False)
-        model = signature_lib.resolve_model(io.load_model(export.model, role="model"),
-                                            verbose=False)
         io.check_fits(model, data, role="model")
         records, _ = measured_export(model, data, export.dir, export, formats=export.formats,
                                      quantizations=(export.tflite_quantization,))
         return records
     return export_lib.export_student(
-        export.model, export.dir, formats=export.formats,
+        model, export.dir, formats=export.formats,
         quantization=export.tflite_quantization, version=export.version,
         min_agreement=export.min_agreement, overwrite=export.overwrite, verify=export.verify,
         verbose=False)

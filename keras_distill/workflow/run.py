@@ -1,7 +1,6 @@
 """The main job: teacher, scratch student, distilled student, comparison, export, report."""
 
 import os
-import shutil
 import time
 
 from keras_distill import io
@@ -50,7 +49,8 @@ def run(config=None, *, log=print, measure_kwargs=None, **values):
         config, plain_fit="run the whole job (the teacher and the scratch student)")
     setup.check_backup_directory(config)
     data = setup.load_data(config)
-    tune_data = setup.load_data(config, validation_split=True) if config.tune.trials else None
+    tune_data = (setup.load_data(config, validation_split=True, transfer=False)
+                 if config.tune.trials else None)
     log(setup.describe_data(data))
     students.check_student(data, config)
     teacher, teacher_history, teacher_path = teacher_stage.obtain_teacher(
@@ -67,8 +67,8 @@ def run(config=None, *, log=print, measure_kwargs=None, **values):
         log(students.describe_distillation(data, config))
         distilled, distilled_history = students.train_student(data, config, teacher=teacher,
                                                               strategy=strategy)
-        if config.teacher.path is None:
-            shutil.copy2(teacher_path, os.path.join(directory, setup.TEACHER_FILE))
+        if config.teacher.path is None:  # The reference teacher, beside its students.
+            io.save_model(teacher, os.path.join(directory, setup.TEACHER_FILE))
         io.save_model(scratch, os.path.join(directory, setup.SCRATCH_FILE))
         io.save_model(distilled, os.path.join(directory, setup.STUDENT_FILE))
         log("evaluating: accuracy, agreement, size, CPU latency (batch 1) and throughput")
@@ -83,18 +83,23 @@ def run(config=None, *, log=print, measure_kwargs=None, **values):
         if tuning is not None:
             report.meta["tuning"] = tuning
             report.row("distilled")["note"] = tuning["text"]
+        records = {}
         if config.export.enabled:
             records = export_stage.export_artifacts(
                 distilled, data, os.path.join(directory, EXPORT_DIR), report, config, log=log)
-            if config.export.publish is not None and "saved_model" in records:
-                version, path = publish.publish_saved_model(records["saved_model"]["path"],
-                                                            config.export.publish)
-                report.meta["published"] = {"version": version, "path": path}
-                log(f"publish: SavedModel published as version {version} of "
-                    f"{config.export.publish} ({path}); TF Serving serves the highest version")
+        publishing = config.export.publish is not None and "saved_model" in records
+        if publishing:
+            version = publish.next_version(config.export.publish)
+            report.meta["published"] = {
+                "version": version, "path": os.path.join(config.export.publish, str(version))}
         report.meta["wall_time_s"] = round(time.perf_counter() - started, 1)
         paths = report.write(directory)
         log(f"report: {', '.join(paths.values())}")
+        if publishing:  # Last, so that an interrupted run publishes nothing.
+            path = publish.publish_saved_model(records["saved_model"]["path"],
+                                               config.export.publish, version)
+            log(f"publish: SavedModel published as version {version} of "
+                f"{config.export.publish} ({path}); TF Serving serves the highest version")
     log(f"run: every output of this run is in {directory} "
         f"({os.path.join(config.output, run_directory.LATEST)} points there)")
     return report

@@ -12,6 +12,7 @@ process is removed by the next command that finds it.
 import contextlib
 import os
 import shutil
+import socket
 import time
 
 from keras_distill import distribute
@@ -32,18 +33,24 @@ def _alive(pid):
     return True
 
 
+def _owner():
+    return f"{os.getpid()} {socket.gethostname()}"
+
+
 def remove_abandoned(output):
-    """Removes run directories whose `.incomplete` marker names a process that is gone."""
+    """Removes run directories whose `.incomplete` marker names a process of this host that is
+    gone (a directory another host is writing, on a shared disk, is left alone)."""
     if not os.path.isdir(output):
         return
     for name in os.listdir(output):
         marker = os.path.join(output, name, INCOMPLETE)
         try:
             with open(marker, encoding="utf-8") as f:
-                pid = int(f.read().strip() or 0)
+                pid, host = f.read().split(maxsplit=1)
+            pid = int(pid)
         except (OSError, ValueError):
             continue
-        if pid and not _alive(pid):
+        if host.strip() == socket.gethostname() and not _alive(pid):
             shutil.rmtree(os.path.join(output, name), ignore_errors=True)
 
 
@@ -56,7 +63,7 @@ def _create(output, command):
             os.makedirs(path)
         except FileExistsError:
             continue
-        io.write_text(os.path.join(path, INCOMPLETE), str(os.getpid()))
+        io.write_text(os.path.join(path, INCOMPLETE), _owner())
         return path
     raise FileExistsError(f"Cannot create a new run directory in {output}")
 
