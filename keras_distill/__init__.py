@@ -1,5 +1,6 @@
 """keras_distill: knowledge distillation for Keras 3 on TensorFlow."""
 
+from keras_distill import tensorflow_logs  # noqa: F401  (first: TensorFlow, quietly)
 from keras_distill import config
 from keras_distill import data
 from keras_distill import distribute

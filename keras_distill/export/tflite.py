@@ -12,7 +12,9 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from keras_distill import io, validation
+from keras_distill import io
+from keras_distill import tensorflow_logs
+from keras_distill import validation
 from keras_distill.export import measure
 from keras_distill.export import signature as signature_lib
 from keras_distill.export import verify as verify_lib
@@ -30,7 +32,11 @@ def _interpreter(model_path=None, model_content=None, num_threads=None):
             "Verifying a TFLite model needs the LiteRT interpreter. Install it with "
             "`pip install ai-edge-litert`."
         ) from error
-    return Interpreter(model_path=model_path, model_content=model_content, num_threads=num_threads)
+    with tensorflow_logs.silenced_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+        interpreter = Interpreter(model_path=model_path, model_content=model_content,
+                                  num_threads=num_threads)
+        interpreter.allocate_tensors()  # Where the delegate is created (and announced).
+    return interpreter
 
 
 def _check_path(path, overwrite):
@@ -112,8 +118,8 @@ def convert(signature, quantization=None, calibration=None):
 
             converter.representative_dataset = representative_dataset
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        with warnings.catch_warnings():  # The calibrator uses the deprecated tf.lite.Interpreter.
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(), tensorflow_logs.silenced_stderr():
+            warnings.simplefilter("ignore")  # The calibrator uses the deprecated tf.lite.Interpreter.
             return converter.convert()
 
 
