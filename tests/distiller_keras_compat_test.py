@@ -23,13 +23,6 @@ def first_batch_logs(distiller, x, y, **kwargs):
     return {k: v[0] for k, v in history.history.items()}
 
 
-TRACES = []
-
-
-class TraceCountingDistiller(kd.Distiller):
-    def train_step(self, data):
-        TRACES.append(1)  # Python runs once per trace, not per step.
-        return super().train_step(data)
 
 
 # ------------------------------------------------------------------ per-term temperatures
@@ -38,8 +31,9 @@ def test_each_term_keeps_its_temperature_and_changes_without_retracing():
     x, y = helpers.data()
     t, s = teacher.predict(x, verbose=0), student.predict(x, verbose=0)
     terms = [kd.LogitsDistillation(temperature=2.0), kd.LogitsDistillation(temperature=5.0)]
-    distiller = TraceCountingDistiller(teacher=teacher, student=student, distillation_losses=terms,
-                                       distillation_loss_weights=[0.7, 0.3], student_loss_weight=0.0)
+    distiller = helpers.TraceCountingDistiller(
+        teacher=teacher, student=student, distillation_losses=terms,
+        distillation_loss_weights=[0.7, 0.3], student_loss_weight=0.0)
     distiller.compile(optimizer=frozen_sgd(), loss=SCCE)
     assert distiller.temperatures == [2.0, 5.0]
     assert [term.temperature for term in distiller.distillation_losses] == [2.0, 5.0]
@@ -48,7 +42,7 @@ def test_each_term_keeps_its_temperature_and_changes_without_retracing():
     kd2, kd5 = np.mean(helpers.np_kd(t, s, 2.0)), np.mean(helpers.np_kd(t, s, 5.0))
     np.testing.assert_allclose(logs["distillation_loss"], 0.7 * kd2 + 0.3 * kd5, **TOL)
     np.testing.assert_allclose(logs["logits_distillation_1"], kd5, **TOL)
-    traces = len(TRACES)
+    traces = len(helpers.TRACES)
 
     terms[1].temperature = 8.0  # The term's own setter: state, no retrace.
     logs = first_batch_logs(distiller, x, y)
@@ -56,7 +50,7 @@ def test_each_term_keeps_its_temperature_and_changes_without_retracing():
                                **TOL)
     distiller.temperature = 4.0  # The distiller's: every term.
     logs = first_batch_logs(distiller, x, y)
-    assert len(TRACES) == traces
+    assert len(helpers.TRACES) == traces
     assert distiller.temperature == 4.0 and terms[0].temperature == 4.0
     np.testing.assert_allclose(logs["distillation_loss"], np.mean(helpers.np_kd(t, s, 4.0)), **TOL)
 

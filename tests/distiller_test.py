@@ -102,26 +102,19 @@ def test_teacher_weights_are_bit_identical_after_fit():
     assert {id(v) for v in distiller.trainable_variables} == {id(v) for v in student.trainable_variables}
 
 
-TRACES = []
-
-
-class TraceCountingDistiller(kd.Distiller):
-    def train_step(self, data):
-        TRACES.append(1)  # Python runs once per trace, not per step.
-        return super().train_step(data)
 
 
 def test_alpha_and_temperature_change_without_retracing():
     teacher, student = helpers.mlp(seed=1), helpers.mlp(hidden=(), seed=2)
     x, y = helpers.data()
     t, s = teacher.predict(x, verbose=0), student.predict(x, verbose=0)
-    distiller = TraceCountingDistiller(student=student, teacher=teacher).compile(
+    distiller = helpers.TraceCountingDistiller(student=student, teacher=teacher).compile(
         optimizer=frozen_sgd(), student_loss_fn=SCCE, alpha=0.1, temperature=3.0)
     first_batch_loss(distiller, x, y)
-    traces = len(TRACES)
+    traces = len(helpers.TRACES)
     distiller.alpha, distiller.temperature = 0.7, 6.0
     logs = first_batch_loss(distiller, x, y)
-    assert len(TRACES) == traces
+    assert len(helpers.TRACES) == traces
     assert logs["loss"] == pytest.approx(helpers.np_distill_loss(t, s, y, 0.7, 6.0)[0], rel=1e-4)
 
 

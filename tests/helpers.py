@@ -4,6 +4,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import keras_distill as kd
+
 SCCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
@@ -72,3 +74,14 @@ def counting_teacher(in_dim=6, classes=4, seed=0):
 def dataset(x, y, batch_size, sample_weight=None, drop_remainder=False):
     parts = (x, y) if sample_weight is None else (x, y, sample_weight)
     return tf.data.Dataset.from_tensor_slices(parts).batch(batch_size, drop_remainder=drop_remainder)
+
+
+TRACES = []
+
+
+class TraceCountingDistiller(kd.Distiller):
+    """A `Distiller` that counts how often its train step is traced (Python runs once a trace)."""
+
+    def train_step(self, data):
+        TRACES.append(1)
+        return super().train_step(data)
