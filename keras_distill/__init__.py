@@ -2,6 +2,7 @@
 
 from keras_distill import tensorflow_logs  # noqa: F401  (first: TensorFlow, quietly)
 from keras_distill import config
+from keras_distill import augment
 from keras_distill import data
 from keras_distill import distribute
 from keras_distill import export
@@ -12,6 +13,7 @@ from keras_distill import tuning
 from keras_distill import workflow
 from keras_distill.config import RunConfig
 from keras_distill.data import cache_teacher_outputs
+from keras_distill.distiller import AugmentedModel
 from keras_distill.distiller import Distiller
 from keras_distill.losses import AttentionTransfer
 from keras_distill.losses import DIST

@@ -9,6 +9,7 @@ from keras_distill.data.teacher_outputs import LOGITS
 from keras_distill.data.teacher_outputs import MEMBER_LOGITS
 from keras_distill.data.teacher_outputs import TEACHER_OUTPUTS_KEY
 from keras_distill.data.teacher_outputs import split_cached
+from keras_distill.distiller.augmented_model import AugmentedModel
 from keras_distill.distiller.distiller import Distiller
 from keras_distill.distiller.loss import GlobalCounts
 from keras_distill.distiller.loss import LossBreakdown

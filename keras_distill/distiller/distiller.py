@@ -17,8 +17,8 @@ from keras_distill import distribute
 from keras_distill import keras_workarounds
 from keras_distill import teacher as teacher_lib
 from keras_distill import validation
+from keras_distill.augment import augmentation as augmentation_lib
 from keras_distill.data.teacher_outputs import LOGITS
-from keras_distill.data.teacher_outputs import MEMBER_LOGITS
 from keras_distill.data.teacher_outputs import split_cached
 from keras_distill.distiller import arguments
 from keras_distill.distiller import features
@@ -101,6 +101,17 @@ class Distiller(
             `total_loss`, and `fit` logs `total_loss`. Defaults to `None`: on when
             `distillation_losses` is given (keras.distillation's form), off otherwise (the
             student alone is judged).
+        augmentation: Applied to each training batch, on the device, before the teacher and
+            the student see it: both get the *same* augmented view (consistent teaching). A
+            Keras layer (`keras.layers.RandomTranslation`, `RandAugment`, ...; for 1-D signals
+            `keras_distill.augment.RandomShift`/`RandomScale`), or a callable on input batches.
+            A mixing one (`keras.layers.MixUp`/`CutMix`, `keras_distill.augment.MixUp`) mixes
+            the labels too, and the hard-label loss takes the mixed labels; with `alpha=0` it is
+            function matching. Never applied in `evaluate` or `predict`; not with cached
+            teacher outputs (they belong to the un-augmented inputs). Defaults to `None`.
+        teacher_dtype: `"bfloat16"` or `"float16"`: the teacher runs as a reduced-precision copy
+            (see `keras_distill.teacher_precision`); the student and the losses stay float32.
+            Defaults to `None` (the teacher as given).
         name: Model name. Defaults to `"distiller"`.
 
     Example:
@@ -128,6 +139,8 @@ class Distiller(
         temperature=None,
         teacher_weights=None,
         evaluate_teacher=None,
+        augmentation=None,
+        teacher_dtype=None,
         name="distiller",
         **kwargs,
     ):
@@ -140,16 +153,18 @@ class Distiller(
             scope = strategy.scope()
         with scope:
             super().__init__(name=name, **kwargs)
+            self._teacher_dtype = teacher_dtype
             self._initialize(teachers, student, distillation_losses, distillation_loss_weights,
                              student_loss_weight, temperature, teacher_weights)
         if evaluate_teacher is None:
             evaluate_teacher = distillation_losses is not None
         self._evaluate_teacher = bool(evaluate_teacher)
+        self.augmentation = augmentation_lib.as_augmentation(augmentation, student)
 
     def _initialize(self, teachers, student, distillation_losses, distillation_loss_weights,
                     student_loss_weight, temperature, teacher_weights):
         teacher_lib.check_student_outputs_logits(student)
-        teachers = [teacher_lib.freeze(teacher_lib.logits_model(t)) for t in teachers]
+        teachers = [teacher_lib.prepare(t, self._teacher_dtype) for t in teachers]
         teacher_lib.check_class_counts(teachers, student)
         self.teacher = teachers[0] if len(teachers) == 1 else teachers
         self._teachers = tuple(teachers)
@@ -302,34 +317,17 @@ class Distiller(
         inputs, _ = split_cached(inputs)
         return self.student(inputs, training=training)
 
-    def _forward(self, role, x, training):
-        """Returns `{"logits": ..., layer_name: feature, ...}` for the teacher or the student.
-
-        An ensemble of teachers returns `{"member_logits": [batch, ..., teachers, classes]}`;
-        they are combined at the current temperature in the loss (see `loss.py`).
-        """
-        if role == "teacher" and len(self._teachers) > 1:
-            members = [t(x, training=False) for t in self._teachers]
-            return {MEMBER_LOGITS: tf.stack(members, axis=-2)}
-        feature_model = self._feature_models().get(role)
-        if feature_model is not None:
-            return dict(feature_model(x, training=training))
-        model = self._teachers[0] if role == "teacher" else self.student
-        return {LOGITS: model(x, training=training)}
-
-    def compute_teacher_outputs(self, x):
-        """Runs the frozen teacher once: `{"logits": ..., layer_name: feature, ...}`."""
-        return self._forward("teacher", x, training=False)
-
     # ------------------------------------------------------------------ loss
-    def _compute_loss(self, y, sample_weight, student_out, teacher_out):
-        """This replica's `loss_lib.LossBreakdown` of the global batch (see `loss.py`)."""
+    def _compute_loss(self, y, sample_weight, student_out, teacher_out, mixed=False):
+        """This replica's `loss_lib.LossBreakdown` of the global batch (see `loss.py`); mixed
+        labels take the soft-label form of the student loss."""
         outputs = student_out[LOGITS]
         masks = [getattr(head, "_keras_mask", None) for head in keras.tree.flatten(outputs)]
         return loss_lib.compute_loss(
             student_out, teacher_out, y, sample_weight=sample_weight,
             mask=masks if keras.tree.is_nested(outputs) else masks[0],
-            student_loss_fn=self._student_loss, terms=self._terms,
+            student_loss_fn=(augmentation_lib.soft_label_loss(self._student_loss) if mixed
+                             else self._student_loss), terms=self._terms,
             term_weights=self._term_weights, alpha=self._alpha,
             temperature=list(self._temperature_variables[:len(self._terms)]),
             teacher_weights=self.teacher_weights,
@@ -339,11 +337,16 @@ class Distiller(
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         x, teacher_out = split_cached(x)
+        batch = augmentation_lib.AugmentedBatch(x, y, y, False)
+        if self.augmentation is not None:
+            augmentation_lib.check_not_cached(teacher_out)
+            batch = self.augmentation.apply(x, y)  # One view, for the teacher and the student.
         if teacher_out is None:
-            teacher_out = self.compute_teacher_outputs(x)  # Outside the tape: nothing kept.
+            teacher_out = self.compute_teacher_outputs(batch.x)  # Outside the tape.
         with tf.GradientTape() as tape:
-            student_out = self._forward("student", x, training=True)
-            breakdown = self._compute_loss(y, sample_weight, student_out, teacher_out)
+            student_out = self._forward("student", batch.x, training=True)
+            breakdown = self._compute_loss(batch.labels, sample_weight, student_out, teacher_out,
+                                           batch.mixed)
             scaled = self.optimizer.scale_loss(breakdown.total)
         finite = tf.debugging.Assert(
             tf.math.is_finite(breakdown.total),
@@ -354,7 +357,8 @@ class Distiller(
             gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
         self._update_trackers(breakdown.total, breakdown, total=breakdown.total)
-        logs = self._metric_update(x, y, student_out[LOGITS], sample_weight)
+        logs = self._metric_update(batch.x, batch.metric_labels, student_out[LOGITS],
+                                   sample_weight)
         return self._logs_for_reduction(self._train_logs(logs))
 
     def test_step(self, data):

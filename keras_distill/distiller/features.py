@@ -1,8 +1,11 @@
-"""Models that return a network's logits and intermediate features in one forward pass."""
+"""The distiller's forward passes: logits, and intermediate features in the same pass."""
 
 import keras
 
+import tensorflow as tf
+
 from keras_distill.data.teacher_outputs import LOGITS
+from keras_distill.data.teacher_outputs import MEMBER_LOGITS
 
 
 class Untracked:
@@ -78,7 +81,27 @@ def output_shape(model, feature_model, layer_name):
 
 
 class FeatureModelsMixin:
-    """Mixin of `Distiller`: the feature models, under keras.distillation's names too."""
+    """Mixin of `Distiller`: the forward passes, with the feature models the terms read (under
+    keras.distillation's names too)."""
+
+    def _forward(self, role, x, training):
+        """Returns `{"logits": ..., layer_name: feature, ...}` for the teacher or the student.
+
+        An ensemble of teachers returns `{"member_logits": [batch, ..., teachers, classes]}`;
+        they are combined at the current temperature in the loss (see `loss.py`).
+        """
+        if role == "teacher" and len(self._teachers) > 1:
+            members = [t(x, training=False) for t in self._teachers]
+            return {MEMBER_LOGITS: tf.stack(members, axis=-2)}
+        feature_model = self._feature_models().get(role)
+        if feature_model is not None:
+            return dict(feature_model(x, training=training))
+        model = self._teachers[0] if role == "teacher" else self.student
+        return {LOGITS: model(x, training=training)}
+
+    def compute_teacher_outputs(self, x):
+        """Runs the frozen teacher once: `{"logits": ..., layer_name: feature, ...}`."""
+        return self._forward("teacher", x, training=False)
 
     def _feature_models(self):
         """`{role: model}` returning logits and the features the terms read, in one pass."""

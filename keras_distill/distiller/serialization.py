@@ -22,13 +22,18 @@ class SerializationMixin:
             student_loss_weight=self.alpha,
             temperature=self.temperature,
             evaluate_teacher=self.evaluate_teacher,
+            teacher_dtype=self._teacher_dtype,
+            augmentation=(None if self.augmentation is None else
+                          keras.saving.serialize_keras_object(self.augmentation)),
         )
         return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        for key in ("teacher", "student"):
+        for key in ("teacher", "student", "augmentation"):
+            if config.get(key) is None:
+                continue
             config[key] = keras.saving.deserialize_keras_object(
                 config[key], custom_objects=custom_objects
             )
