@@ -93,13 +93,25 @@ def _student_flags(parser, distill=True):
     _flag(parser, "--alpha", "weight of the hard-label loss, in [0, 1] (default: {default})",
           type=float)
     _flag(parser, "--temperature", "softmax temperature (default: {default})", type=float)
-    _cache_flag(parser, "run the teacher once and carry its outputs in the input pipeline "
-                "(default: on; turn off for random augmentation)")
+    _augmentation_flags(parser)
+    _cache_flag(parser, "run the teacher once and carry its outputs in the input pipeline; "
+                "only with --no-augment --mixup 0 (default: off: the teacher runs online, on "
+                "the student's augmented view)")
     _flag(parser, "--transfer-samples", "unlabeled MNIST-1D examples, labeled by the teacher "
           "only, added to the distilled student's data (default: {default})", type=int)
     _flag(parser, "--unlabeled", "your unlabeled inputs, labeled by the teacher only, added to "
           "the distilled student's data: a folder of images, an .npz with x, an .npy, or a CSV "
           "without the label column (default: none)")
+
+
+def _augmentation_flags(parser):
+    _flag(parser, "--augment", "train the reference teacher and both students under the data's "
+          "augmentation: images translated, signals shifted and scaled, CSV features noised; "
+          "the teacher sees the distilled student's view (default: on)",
+          action=argparse.BooleanOptionalAction)
+    _flag(parser, "--mixup", "MixUp between training inputs for the distilled student, the "
+          "mixed inputs labelled by the teacher: the Beta parameter, 0 for none "
+          "(default: {default})", type=float)
 
 
 def _cache_flag(parser, help):
@@ -223,8 +235,9 @@ def build_parser():
           "(default: 1,20)")
     _flag(tune, "--validation-split",
           "fraction of the training split held out (default: {default})", type=float)
-    _cache_flag(tune, "run the teacher once for the whole search (default: on; turn off for "
-                "random augmentation)")
+    _augmentation_flags(tune)
+    _cache_flag(tune, "run the teacher once for the whole search; only with --no-augment "
+                "--mixup 0 (default: off)")
 
     export = _subparser(sub, "export", "export a saved model as a SavedModel or .tflite files",
                         "Export a .keras model (a saved Distiller exports its student) as a "

@@ -259,3 +259,15 @@ def test_augmented_model_evaluates_plain_and_round_trips(tmp_path):
 def test_augmented_model_needs_a_loss():
     with pytest.raises(ValueError, match="loss=None"):
         AugmentedModel(_net(1), augment.RandomShift(1)).compile("adam")
+
+
+def test_a_list_applies_in_order_and_round_trips():
+    steps = [augment.RandomScale(0.2, seed=1), augment.MixUp(1.0, seed=2)]
+    distiller = _distiller(steps)
+    assert distiller.augmentation.mixed
+    x, y = _data()
+    assert np.isfinite(distiller.fit(x, y, epochs=1, verbose=0).history["loss"][0])
+    restored = Distiller.from_config(distiller.get_config())
+    assert [type(s).__name__ for s in restored.augmentation.steps] == ["RandomScale", "MixUp"]
+    with pytest.raises(TypeError, match="augmentation=5"):
+        augment.Augmentation([augment.RandomScale(0.1), 5])

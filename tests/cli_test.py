@@ -111,7 +111,7 @@ def test_distill_evaluate_report_one_at_a_time(capsys, tmp_path, teacher_path):
                              str(tmp_path), "--student", "gru", "--student-size", "0.5", *TINY)
     assert status == 0, err
     student = tmp_path / "latest" / "student.keras"
-    assert "distilled student: test accuracy" in out and student.exists()
+    assert "distilled student: validation accuracy" in out and student.exists()
     assert keras.saving.load_model(str(student)).get_layer("gru_0").units == 8
     status, out, err = _main(capsys, "evaluate", "--teacher", teacher_path, "--student",
                              str(student), "--scratch", str(student), "--output",

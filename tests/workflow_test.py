@@ -27,8 +27,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def trained_teacher(data):
-    model, _ = teacher_stage.train_teacher(data, RunConfig.for_command("run", **TINY),
-                                           validation=None)
+    model, _ = teacher_stage.train_teacher(data, RunConfig.for_command("run", **TINY))
     return model
 
 
@@ -86,8 +85,7 @@ def test_the_distilled_student_uses_the_transfer_set(data, trained_teacher):
     assert "512 unlabeled transfer examples" in students.describe_distillation(with_transfer,
                                                                                config)
     assert "transfer" not in students.describe_distillation(data, config)
-    _, history = students.train_student(with_transfer, config, teacher=trained_teacher,
-                                        validation=None)
+    _, history = students.train_student(with_transfer, config, teacher=trained_teacher)
     assert set(history) >= {"loss", "distillation_loss", "student_loss"}
 
 
@@ -107,7 +105,7 @@ def test_run_then_evaluate_saved_models(tmp_path, trained_teacher):
                           student="mlp", log=lines.append, **TINY)
     assert [row["name"] for row in report.rows] == ["teacher", "scratch", "distilled"]
     assert report.meta["config"]["teacher"] == teacher_path
-    assert lines[0] == "data: mnist1d, 4,000 train, 1,000 test"
+    assert lines[0] == "data: mnist1d, 3,200 train, 1,000 test, 800 validation"
     assert lines[1] == f"teacher: loaded from {teacher_path}"
     directory = report.meta["run_directory"]
     assert os.path.realpath(tmp_path / "out" / "latest") == os.path.realpath(directory)

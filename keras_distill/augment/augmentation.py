@@ -59,8 +59,8 @@ class Augmentation(keras.layers.Layer):
     """Wraps a training augmentation: checks it, applies it to `(x, y)`, saves its random state.
 
     Args:
-        augmentation: A Keras layer, or a callable taking and returning an input batch (see the
-            module docstring for mixing augmentations).
+        augmentation: A Keras layer, a callable taking and returning an input batch (see the
+            module docstring for mixing augmentations), or a list of them, applied in order.
         num_classes: The number of classes the labels index (to one-hot them for mixing), or
             `None` when unknown. Defaults to `None`.
         name: Layer name. Defaults to `None`.
@@ -81,17 +81,19 @@ class Augmentation(keras.layers.Layer):
         super().__init__(name=name or "augmentation", **kwargs)
         if isinstance(augmentation, Augmentation):
             augmentation = augmentation.augmentation
-        if not (isinstance(augmentation, keras.layers.Layer) or callable(augmentation)) or (
-                isinstance(augmentation, keras.Model) and not isinstance(
-                    augmentation, keras.Sequential)):
-            raise TypeError(
-                "Invalid value for argument `augmentation`. Expected a Keras layer (e.g. "
-                "`keras.layers.RandomTranslation`), a `keras.Sequential` of them, or a callable "
-                f"taking and returning an input batch. Received: augmentation={augmentation!r}"
-            )
+        steps = list(augmentation) if isinstance(augmentation, (list, tuple)) else [augmentation]
+        for step in steps:
+            if not _is_augmentation(step):
+                raise TypeError(
+                    "Invalid value for argument `augmentation`. Expected a Keras layer (e.g. "
+                    "`keras.layers.RandomTranslation`), a `keras.Sequential` of them, a callable "
+                    "taking and returning an input batch, or a list of these (applied in "
+                    f"order). Received: augmentation={step!r}"
+                )
         self.augmentation = augmentation
+        self.steps = steps
         self.num_classes = num_classes
-        self.mixed = mixes_labels(augmentation)
+        self.mixed = any(mixes_labels(step) for step in steps)
         self.built = True
 
     def apply(self, x, y=None):
@@ -113,26 +115,23 @@ class Augmentation(keras.layers.Layer):
                     f"{sorted(x)}. Augment in the input pipeline instead."
                 )
             (key, x), = x.items()
-        if not self.mixed:
-            x = self._call(x)
-            return AugmentedBatch(x if key is None else {key: x}, y, y, False)
-        data = {"images": x}
         sparse = y is not None and _is_sparse(y, self.num_classes)
-        if y is not None:
-            data["labels"] = _one_hot(y, self.num_classes) if sparse else tf.cast(y, tf.float32)
-        out = self._call(data)
-        x, labels = out["images"], out.get("labels")
+        labels = y
+        if self.mixed and y is not None:
+            labels = _one_hot(y, self.num_classes) if sparse else tf.cast(y, tf.float32)
+        for step in self.steps:
+            if not mixes_labels(step):
+                x = _call(step, x)
+                continue
+            data = {"images": x} if labels is None else {"images": x, "labels": labels}
+            out = _call(step, data)
+            x, labels = out["images"], out.get("labels", labels)
         metric_labels = labels
-        if labels is not None and sparse:
+        if self.mixed and labels is not None and sparse:
             metric_labels = tf.cast(tf.where(
                 tf.reduce_all(labels >= 0, axis=-1), tf.argmax(labels, axis=-1), -1), y.dtype)
             metric_labels = tf.reshape(metric_labels, tf.shape(y))
-        return AugmentedBatch(x if key is None else {key: x}, labels, metric_labels, True)
-
-    def _call(self, data):
-        if isinstance(self.augmentation, keras.layers.Layer):
-            return self.augmentation(data, training=True)
-        return self.augmentation(data)
+        return AugmentedBatch(x if key is None else {key: x}, labels, metric_labels, self.mixed)
 
     def check_input_shape(self, input_shape, role="student"):
         """Raises `ValueError` if the augmentation changes the shape of `[2, *input_shape]`
@@ -150,11 +149,9 @@ class Augmentation(keras.layers.Layer):
 
     # The random state of the wrapped layers is variables that Keras does not save as weights.
     def _random_state(self):
-        layer = self.augmentation
-        if not isinstance(layer, keras.layers.Layer):
-            return []
-        weights = {id(v) for v in layer.weights}
-        return [v for v in layer.variables if id(v) not in weights]
+        layers = [step for step in self.steps if isinstance(step, keras.layers.Layer)]
+        weights = {id(v) for layer in layers for v in layer.weights}
+        return [v for layer in layers for v in layer.variables if id(v) not in weights]
 
     def save_own_variables(self, store):
         for index, variable in enumerate(self._random_state()):
@@ -166,7 +163,7 @@ class Augmentation(keras.layers.Layer):
                 variable.assign(store[str(index)])
 
     def get_config(self):
-        if not isinstance(self.augmentation, keras.layers.Layer):
+        if not all(isinstance(step, keras.layers.Layer) for step in self.steps):
             raise NotImplementedError(
                 "This augmentation is a plain callable, which cannot be saved in a config. "
                 "Use a Keras layer to save the distiller with it."
@@ -243,6 +240,18 @@ def soft_label_loss(loss):
         return functools.partial(keras.losses.categorical_crossentropy, *loss.args,
                                  **loss.keywords)
     return loss
+
+
+def _is_augmentation(step):
+    if isinstance(step, keras.Model) and not isinstance(step, keras.Sequential):
+        return False
+    return isinstance(step, keras.layers.Layer) or callable(step)
+
+
+def _call(step, data):
+    if isinstance(step, keras.layers.Layer):
+        return step(data, training=True)
+    return step(data)
 
 
 def _is_sparse(y, num_classes):

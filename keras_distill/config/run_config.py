@@ -21,7 +21,7 @@ Example:
 
 >>> config = RunConfig.for_command("run", epochs=3, alpha=0.7)
 >>> config.student.epochs, config.distill.alpha, config.distill.temperature
-(3, 0.7, 4.0)
+(3, 0.7, 2.0)
 >>> RunConfig.for_command("run", alpha=2)
 Traceback (most recent call last):
 ...
@@ -36,11 +36,11 @@ from typing import Any
 from keras_distill import models
 from keras_distill import validation
 from keras_distill.config import toml_file
+from keras_distill.config.export_section import ExportConfig
 from keras_distill.config.sections import COMMANDS
 from keras_distill.config.sections import DEFAULT_OUTPUT
 from keras_distill.config.sections import DataConfig
 from keras_distill.config.sections import DistillConfig
-from keras_distill.config.sections import ExportConfig
 from keras_distill.config.sections import StudentConfig
 from keras_distill.config.sections import TeacherConfig
 from keras_distill.config.sections import TrainConfig
@@ -62,6 +62,7 @@ KEYS = {
     "student": "student.family", "student_size": "student.size", "epochs": "student.epochs",
     "scratch": "student.scratch_path",
     "alpha": "distill.alpha", "temperature": "distill.temperature",
+    "augment": "distill.augment", "mixup": "distill.mixup",
     "cache_teacher": "distill.cache_teacher", "backup_dir": "distill.backup_dir",
     "batch_size": "train.batch_size", "learning_rate": "train.learning_rate",
     "seed": "train.seed", "strategy": "train.strategy",

@@ -3,7 +3,7 @@
 Example:
 
 >>> DistillConfig(alpha=0.3).temperature
-4.0
+2.0
 >>> DistillConfig(temperature=0)
 Traceback (most recent call last):
 ...
@@ -18,9 +18,7 @@ from typing import Optional
 from keras_distill import distribute
 from keras_distill import models
 from keras_distill import validation
-from keras_distill.export import student as export_student
-from keras_distill.export import tflite
-from keras_distill.tuning import hypermodel
+from keras_distill.tuning import ranges
 from keras_distill.tuning import tuners
 
 # Choice lists, defined by the modules that implement them and reused by the CLI.
@@ -28,8 +26,6 @@ COMMANDS = ("run", "train-teacher", "distill", "evaluate", "tune", "export")
 STUDENT_FAMILIES = models.FAMILIES + tuple(models.APPLICATIONS)
 STRATEGIES = distribute.STRATEGIES
 TUNERS = tuple(tuners.TUNERS)
-FORMATS = export_student.FORMATS
-QUANTIZATIONS = ("none", *(q for q in tflite.QUANTIZATIONS if q is not None))
 
 DEFAULT_OUTPUT = "keras_distill_output"
 MODEL_PATH = "a `.keras` file or a SavedModel directory"
@@ -220,23 +216,40 @@ class DistillConfig:
     """The distillation loss and how the teacher is run.
 
     Args:
-        alpha: Weight of the hard-label loss, in [0, 1]. Defaults to `0.5`.
-        temperature: Softmax temperature, > 0. Defaults to `4.0`.
-        cache_teacher: Run the teacher once and carry its outputs in the input pipeline.
-            Defaults to `True`.
+        alpha: Weight of the hard-label loss, in [0, 1]. Defaults to `0.1` (the default recipe,
+            `keras_distill.workflow.recipe`).
+        temperature: Softmax temperature, > 0. Defaults to `2.0`.
+        augment: Train the reference teacher and both students under the data's
+            label-preserving augmentation (`recipe.augmentation_for`), the teacher seeing the
+            distilled student's view. Defaults to `True`.
+        mixup: MixUp's Beta parameter (> 0) for the distilled student's inputs, which the
+            teacher labels, or `0` for none. Defaults to `1.0`.
+        cache_teacher: Run the teacher once and carry its outputs in the input pipeline (only
+            without `augment` and `mixup`: cached outputs belong to un-augmented inputs).
+            Defaults to `False`.
         backup_dir: `keras.callbacks.BackupAndRestore` directory of the distillation `fit`.
             Defaults to `None`.
     """
 
-    alpha: float = 0.5
-    temperature: float = 4.0
-    cache_teacher: bool = True
+    alpha: float = 0.1
+    temperature: float = 2.0
+    augment: bool = True
+    mixup: float = 1.0
+    cache_teacher: bool = False
     backup_dir: Optional[str] = None
 
     def __post_init__(self):
         set_field(self, "alpha", validation.check_fraction(self.alpha, "alpha"))
         set_field(self, "temperature", validation.check_positive(self.temperature, "temperature"))
+        validation.check_bool(self.augment, "augment")
+        set_field(self, "mixup", validation.check_non_negative(self.mixup, "mixup"))
         validation.check_bool(self.cache_teacher, "cache_teacher")
+        if self.cache_teacher and (self.augment or self.mixup):
+            raise validation.invalid(
+                "cache_teacher", "False with augmentation: cached teacher outputs belong to the "
+                "un-augmented inputs, not to the view the student sees", self.cache_teacher,
+                "Pass --no-augment --mixup 0 to cache the teacher's outputs, or drop "
+                "--cache-teacher to distill online")
         set_field(self, "backup_dir",
              optional(self.backup_dir, validation.check_directory_path, "backup_dir"))
 
@@ -273,8 +286,8 @@ class TrainConfig:
 def _range(value, name, low, high=None, log=False):
     """A search range from the command line (`"0,1"`, `"2|8"`, `"4"`) or Python, checked."""
     if isinstance(value, str):
-        value = hypermodel.parse_range(value, name)
-    hypermodel.check_range(value, name, low, high, log)
+        value = ranges.parse_range(value, name)
+    ranges.check_range(value, name, low, high, log)
     return value
 
 
@@ -311,75 +324,3 @@ class TuneConfig:
         validation.check_choice(self.tuner, TUNERS, "tuner")
         set_field(self, "alpha", _range(self.alpha, "alpha", 0.0, 1.0))
         set_field(self, "temperature", _range(self.temperature, "temperature", 0.0, log=True))
-
-
-@dataclass(frozen=True)
-class ExportConfig:
-    """Export of the student: a SavedModel for TF Serving and `.tflite` files.
-
-    Args:
-        enabled: `run`: export the distilled student into the run's `export/` directory.
-            Defaults to `True`.
-        publish: `run`: a TF Serving base path (e.g. `saved_models/mnist1d_student`) where the
-            run's SavedModel is also published as the next version, only when given.
-            Defaults to `None`.
-        dir: `export`: the artifacts' directory. Defaults to `None`.
-        verify: Reload the SavedModel in a fresh process and compare. Defaults to `True`.
-        model: `export`: the `.keras` file to export. Defaults to `None`.
-        formats: `"saved_model"` and/or `"tflite"` (`export`). Defaults to both.
-        quantization: `.tflite` quantization, `"none"`, `"float16"`, `"dynamic"` or `"int8"`
-            (`export`; int8 needs a dataset to calibrate). Defaults to `"none"`.
-        min_agreement: Lowest top-1 agreement of a quantized `.tflite` with the Keras model.
-            Defaults to `0.98`.
-        version: SavedModel version. Defaults to `None`: the next one.
-        overwrite: Replace an existing version or `.tflite` file (`export`). Defaults to `False`.
-        calibration_examples: Training examples that calibrate int8. Defaults to `500`.
-    """
-
-    enabled: bool = True
-    publish: Optional[str] = None
-    dir: Optional[str] = None
-    verify: bool = True
-    model: Optional[str] = None
-    formats: tuple = FORMATS
-    quantization: str = "none"
-    min_agreement: float = 0.98
-    version: Optional[int] = None
-    overwrite: bool = False
-    calibration_examples: int = 500
-
-    def __post_init__(self):
-        validation.check_bool(self.enabled, "export")
-        set_field(self, "publish",
-                  optional(self.publish, validation.check_directory_path, "publish"))
-        set_field(self, "dir", optional(self.dir, validation.check_directory_path, "output"))
-        validation.check_bool(self.verify, "verify")
-        if self.model is not None:
-            set_field(self, "model", validation.check_existing_path(self.model, "model",
-                                                               "a `.keras` file"))
-            if not os.path.isfile(self.model):
-                raise validation.invalid("model", "the path of a `.keras` file", self.model,
-                                         "It is a directory")
-        formats = (self.formats,) if isinstance(self.formats, str) else tuple(self.formats)
-        if not formats:
-            raise validation.invalid("formats", "one or more of " + ", ".join(FORMATS), formats)
-        for name in formats:
-            validation.check_choice(name, FORMATS, "formats")
-        set_field(self, "formats", formats)
-        validation.check_choice("none" if self.quantization is None else self.quantization,
-                                QUANTIZATIONS, "quantization")
-        if self.quantization not in (None, "none") and "tflite" not in formats:
-            raise validation.invalid("quantization", "it only with the `tflite` format",
-                                     self.quantization, f"Formats: {list(formats)}")
-        set_field(self, "min_agreement", validation.check_fraction(self.min_agreement,
-                                                              "min_agreement"))
-        set_field(self, "version",
-                  optional(self.version, validation.check_positive_int, "version"))
-        validation.check_bool(self.overwrite, "overwrite")
-        set_field(self, "calibration_examples", validation.check_positive_int(
-            self.calibration_examples, "calibration_examples"))
-
-    @property
-    def tflite_quantization(self):
-        """`quantization` as `keras_distill.export` takes it: `None` for float32."""
-        return None if self.quantization in (None, "none") else self.quantization

@@ -70,7 +70,8 @@ class Report:
 
     def __init__(self, rows=None, histories=None, meta=None):
         self.rows = []
-        self.histories = {k: {m: [float(v) for v in vs] for m, vs in h.items()}
+        self.histories = {k: {m: [float(v) for v in vs] if isinstance(vs, (list, tuple)) else vs
+                              for m, vs in h.items()}
                           for k, h in (histories or {}).items()}
         self.meta = dict(meta or {})
         for row in rows or ():

@@ -6,7 +6,7 @@ One frozen teacher is shared by every trial, its outputs are computed once for t
 
 from keras_distill.tuning.hypermodel import DistillerHyperModel
 from keras_distill.tuning.hypermodel import TrialDistiller
-from keras_distill.tuning.hypermodel import parse_range
+from keras_distill.tuning.ranges import parse_range
 from keras_distill.tuning.results import format_table
 from keras_distill.tuning.results import results_table
 from keras_distill.tuning.results import write_results

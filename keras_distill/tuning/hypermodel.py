@@ -5,16 +5,15 @@ One teacher is frozen once and shared by every trial. Each trial gets a `TrialDi
 per-trial checkpoints (and Hyperband's reloads, and `get_best_models`) never copy the teacher.
 """
 
-import math
-
 import keras
 import keras_tuner as kt
 import tensorflow as tf
 
 from keras_distill import distiller as distiller_lib
-from keras_distill import validation
 from keras_distill import teacher as teacher_lib
+from keras_distill.tuning import ranges
 from keras_distill.tuning import teacher_cache
+from keras_distill.tuning.ranges import check_range
 
 ALPHA = "alpha"
 TEMPERATURE = "temperature"
@@ -49,74 +48,6 @@ class TrialDistiller(distiller_lib.Distiller):
         if student_config and not self.student.built:
             self.student.build_from_config(student_config)
         self.built = self.student.built
-
-
-def check_range(value, name, low, high=None, log=False):
-    """Validates a hyperparameter spec: a number (fixed), a `(min, max)` range, or a list.
-
-    Every number must be finite and above `low`, or within `[low, high]` when `high` is given.
-
-    Returns `("fixed", v)`, `("range", (lo, hi))` or `("choice", [v, ...])`.
-
-    Example:
-
-    >>> check_range((0.0, 1.0), "alpha", 0.0, 1.0), check_range([4, 2], "temperature", 0.0)
-    (('range', (0.0, 1.0)), ('choice', [2.0, 4.0]))
-    """
-    if high is None:
-        domain = f"numbers > {low}"
-        ok = lambda v: validation.is_number(v) and low < v < math.inf  # noqa: E731
-    else:
-        domain = f"numbers in [{low}, {high}]"
-        ok = lambda v: validation.is_number(v) and low <= v <= high  # noqa: E731
-    expected = f"a number, a (min, max) tuple or a list of choices, all {domain}"
-    if isinstance(value, tuple):
-        if len(value) != 2 or not all(ok(v) for v in value) or value[0] > value[1]:
-            raise validation.invalid(name, f"{expected}, with min <= max", value)
-        lo, hi = float(value[0]), float(value[1])
-        return ("fixed", lo) if lo == hi else ("range", (lo, hi))
-    if isinstance(value, list):
-        if not value or not all(ok(v) for v in value):
-            raise validation.invalid(name, expected, value)
-        return "choice", sorted({float(v) for v in value})
-    if not ok(value):
-        raise validation.invalid(name, expected, value)
-    return "fixed", float(value)
-
-
-def parse_range(text, name):
-    """Parses a command-line hyperparameter: `"0.5"` (fixed), `"0,1"` (range), `"1|4|20"` (choice).
-
-    Args:
-        text: The flag's value.
-        name: The hyperparameter's name, for the error message.
-
-    Returns:
-        A float, a `(min, max)` tuple or a list, as `DistillerHyperModel` takes them.
-
-    Example:
-
-    >>> parse_range("0,1", "alpha"), parse_range("4", "temperature"), parse_range("2|8", "t")
-    ((0.0, 1.0), 4.0, [2.0, 8.0])
-    """
-    try:
-        if "|" in text:
-            return [float(v) for v in text.split("|")]
-        if "," in text:
-            low, high = text.split(",")
-            return float(low), float(high)
-        return float(text)
-    except ValueError:
-        raise validation.invalid(name, "a number, 'min,max' or 'a|b|c'", text) from None
-
-
-def _declare(hp, name, spec, log):
-    kind, value = spec
-    if kind == "fixed":
-        return hp.Fixed(name, value)
-    if kind == "choice":
-        return hp.Choice(name, value)
-    return hp.Float(name, value[0], value[1], sampling="log" if log else "linear")
 
 
 def metric_name(metric):
@@ -185,6 +116,10 @@ class DistillerHyperModel(kt.HyperModel):
             (Hinton's KD).
         cache: `True` (teacher outputs computed once per process, in memory), a directory path
             (computed once and shared through disk), or `False` (online). Defaults to `True`.
+        augmentation: The `Distiller`'s `augmentation` in every trial (the scratch baseline of
+            `tune_and_compare` trains under it too): a Keras layer or a list of them (shared by
+            the trials), or a function `hp -> augmentation` called per trial (fresh, identically
+            seeded layers each time). Needs `cache=False`. Defaults to `None`.
         **kwargs: Passed to `keras_tuner.HyperModel` (`name`, `tunable`).
 
     Example:
@@ -218,6 +153,7 @@ class DistillerHyperModel(kt.HyperModel):
         metrics=("sparse_categorical_accuracy",),
         distillation_losses=None,
         cache=True,
+        augmentation=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -241,7 +177,13 @@ class DistillerHyperModel(kt.HyperModel):
         self.loss = loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         self.metrics = list(metrics or [])
         self.distillation_losses = distillation_losses
+        if augmentation is not None and cache:
+            raise ValueError(
+                "Invalid value for argument `cache`. Expected False with `augmentation`: cached "
+                "teacher outputs belong to the un-augmented inputs. Received: cache=" + repr(cache)
+            )
         self.cache = cache
+        self.augmentation = augmentation
         self._teacher_outputs = teacher_cache.TeacherOutputs(self.teacher, cache)
 
     # ------------------------------------------------------------ objective
@@ -324,14 +266,15 @@ class DistillerHyperModel(kt.HyperModel):
 
     def build(self, hp):
         """Builds and compiles a `TrialDistiller` for the hyperparameters `hp`."""
-        alpha = _declare(hp, ALPHA, self.alpha_spec, log=False)
-        temperature = _declare(hp, TEMPERATURE, self.temperature_spec, log=True)
+        alpha = ranges.declare(hp, ALPHA, self.alpha_spec, log=False)
+        temperature = ranges.declare(hp, TEMPERATURE, self.temperature_spec, log=True)
         distiller = TrialDistiller(
             teacher=self.teacher,
             student=self._student(hp),
             distillation_losses=self.distillation_losses,
             student_loss_weight=alpha,
             temperature=temperature,
+            augmentation=self._augmentation(hp),
         )
         return distiller.compile(
             optimizer=self._optimizer(hp),
@@ -340,8 +283,18 @@ class DistillerHyperModel(kt.HyperModel):
         )
 
     def build_scratch(self, hp):
-        """Builds and compiles the student of `hp` alone (no teacher): the scratch baseline."""
-        return self.compile_student(self._student(hp), hp)
+        """Builds and compiles the student of `hp` alone (no teacher): the scratch baseline,
+        an `AugmentedModel` under the trials' augmentation when there is one."""
+        student, augmentation = self._student(hp), self._augmentation(hp)
+        if augmentation is None:
+            return self.compile_student(student, hp)
+        return self.compile_student(distiller_lib.AugmentedModel(student, augmentation), hp)
+
+    def _augmentation(self, hp):
+        augmentation = self.augmentation
+        if augmentation is None or isinstance(augmentation, (keras.layers.Layer, list, tuple)):
+            return augmentation
+        return augmentation(hp)
 
     def compile_student(self, student, hp):
         """Compiles `student` on its own with the hypermodel's optimizer, loss and metrics, so

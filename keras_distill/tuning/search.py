@@ -7,6 +7,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from keras_distill import distiller as distiller_lib
 from keras_distill import io, validation
 from keras_distill.tuning import results as results_lib
 from keras_distill.tuning import tuners as tuners_lib
@@ -282,6 +283,8 @@ def tune_and_compare(
     else:
         scratch.fit(x, y, batch_size=batch_size, **fit_kwargs)
     scratch_score = _score(scratch, validation_data, metric, batch_size)
+    if isinstance(scratch, distiller_lib.AugmentedModel):
+        scratch = scratch.model
 
     diverged = not np.isfinite(distilled)
     better = diverged or objective.better_than(scratch_score, distilled)

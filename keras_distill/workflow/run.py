@@ -48,7 +48,7 @@ def run(config=None, *, log=print, measure_kwargs=None, **values):
     strategy = setup.resolve_strategy(
         config, plain_fit="run the whole job (the teacher and the scratch student)")
     setup.check_backup_directory(config)
-    data = setup.load_data(config)
+    data = setup.load_data(config, validation_split=True)
     tune_data = (setup.load_data(config, validation_split=True, transfer=False)
                  if config.tune.trials else None)
     log(setup.describe_data(data))
@@ -75,7 +75,7 @@ def run(config=None, *, log=print, measure_kwargs=None, **values):
         histories = {"teacher": teacher_history, "scratch": scratch_history,
                      "distilled": distilled_history}
         meta = {"config": _report_config(config, strategy, teacher_path),
-                "curves_split": "test", "run_directory": directory}
+                "curves_split": "validation", "run_directory": directory}
         report = compare.evaluate(
             {"teacher": teacher, "scratch": scratch, "distilled": distilled}, data,
             histories={k: v for k, v in histories.items() if v}, meta=meta,

@@ -6,10 +6,11 @@ import os
 
 import keras
 
+from keras_distill import distiller as distiller_lib
 from keras_distill import io
 from keras_distill import models as models_lib
 from keras_distill.data import cache as cache_lib
-from keras_distill.distiller import Distiller
+from keras_distill.workflow import recipe
 from keras_distill.workflow import run_directory
 from keras_distill.workflow import setup
 from keras_distill.workflow import teacher as teacher_stage
@@ -36,51 +37,51 @@ def build_student(data, config, strategy=None):
             input_name=data.feature_name, seed=config.train.seed)
 
 
-def train_student(data, config, *, teacher=None, strategy=None, validation="test"):
+def train_student(data, config, *, teacher=None, strategy=None):
     """Trains the reference student from scratch (`teacher=None`) or distilled from `teacher`.
 
     Both kinds start from the same weights for the same seed, see the same labeled examples in
-    the same number of epochs, and use the same optimizer (Adam, cosine decay). The distilled
-    one also sees `data.transfer` (unlabeled, labeled by the teacher only) when `data` has one.
+    the same order for the same epochs, under the same label-preserving augmentation (seeded
+    alike; the distilled student's teacher sees its view), with the same optimizer (Adam, cosine
+    decay), and both keep the weights of their best epoch on `data`'s validation split (the
+    last epoch's when there is none). The distilled one also sees inputs only a teacher can
+    label: MixUp between training inputs (`config.distill.mixup`) and `data.transfer` when
+    `data` has one (see `recipe`).
 
     Args:
-        data: A `ClassificationData`.
-        config: A `RunConfig`: `student`, `distill` (alpha, T, cached outputs, backup
-            directory), `train` and `verbose`.
+        data: A `ClassificationData`, with a validation split for model selection.
+        config: A `RunConfig`: `student`, `distill` (alpha, T, augmentation, cached outputs,
+            backup directory), `train` and `verbose`.
         teacher: The teacher `keras.Model`, or `None` to train from scratch. Defaults to `None`.
         strategy: A resolved `tf.distribute.Strategy` or `None`: the student (and a copy of the
             teacher, if it lives elsewhere) are created in its scope. Defaults to `None`.
-        validation: Split whose accuracy is recorded per epoch, or `None`. Defaults to `"test"`.
 
     Returns:
-        `(student, history)`.
+        `(student, history)`; `history["best_epoch"]` is the selected epoch (0-based).
     """
     train, epochs = config.train, config.student.epochs
     drop = strategy is not None
-    validation_data = data.batches(validation, 1024) if validation else None
+    validation_data = data.batches("validation", 1024) if data.validation is not None else None
     student = build_student(data, config, strategy)
-    if teacher is None:
-        steps = training.total_steps(data.sizes.get("train", 0), train.batch_size, epochs)
-        with training.strategy_scope(strategy):
-            student.compile(optimizer=training.cosine_adam(train.learning_rate, steps),
-                            loss=training.classification_loss(), metrics=["accuracy"])
-        history = student.fit(
-            data.batches("train", train.batch_size, seed=train.seed, drop_remainder=drop),
-            epochs=epochs, verbose=training.fit_verbose(config.verbose),
-            validation_data=validation_data, shuffle=False)
-        return student, training.history_dict(history)
-    teacher = training.copy_into_scope(teacher, strategy)
-    with_transfer = data.transfer is not None
+    with_transfer = teacher is not None and data.transfer is not None
     examples = data.sizes.get("train", 0) + (data.sizes.get("transfer", 0) if with_transfer else 0)
+    optimizer = training.cosine_adam(train.learning_rate,
+                                     training.total_steps(examples, train.batch_size, epochs))
+    augmentation = recipe.augmentation(data, config, teacher_labels=teacher is not None)
     with training.strategy_scope(strategy):
-        distiller = Distiller(student=student, teacher=teacher).compile(
-            optimizer=training.cosine_adam(train.learning_rate,
-                                           training.total_steps(examples, train.batch_size,
-                                                                epochs)),
-            metrics=["accuracy"], student_loss_fn=training.classification_loss(),
-            alpha=config.distill.alpha, temperature=config.distill.temperature,
-        )
-    if config.distill.cache_teacher:
+        if teacher is None:
+            model = (distiller_lib.AugmentedModel(student, augmentation) if augmentation
+                     else student)
+            model.compile(optimizer=optimizer, loss=training.classification_loss(),
+                          metrics=["accuracy"])
+        else:
+            model = distiller_lib.Distiller(
+                student=student, teacher=training.copy_into_scope(teacher, strategy),
+                augmentation=augmentation,
+            ).compile(optimizer=optimizer, metrics=["accuracy"],
+                      student_loss_fn=training.classification_loss(),
+                      alpha=config.distill.alpha, temperature=config.distill.temperature)
+    if teacher is not None and config.distill.cache_teacher:
         source = data.batches("train", 1024, shuffle=False, with_transfer=with_transfer)
         train_data = cache_lib.cache_teacher_outputs(
             teacher, source, batch_size=train.batch_size, shuffle=True, seed=train.seed,
@@ -88,22 +89,27 @@ def train_student(data, config, *, teacher=None, strategy=None, validation="test
     else:
         train_data = data.batches("train", train.batch_size, seed=train.seed,
                                   with_transfer=with_transfer, drop_remainder=drop)
-    backup_dir = config.distill.backup_dir
-    callbacks = [keras.callbacks.BackupAndRestore(backup_dir)] if backup_dir else []
-    history = distiller.fit(train_data, epochs=epochs, shuffle=False,
-                            verbose=training.fit_verbose(config.verbose),
-                            validation_data=validation_data, callbacks=callbacks)
-    return student, training.history_dict(history)
+    keep = training.KeepBestWeights(student)
+    callbacks = [keep]
+    if teacher is not None and config.distill.backup_dir:
+        callbacks.append(keras.callbacks.BackupAndRestore(config.distill.backup_dir))
+    history = model.fit(train_data, epochs=epochs, shuffle=False,
+                        verbose=training.fit_verbose(config.verbose),
+                        validation_data=validation_data, callbacks=callbacks)
+    history = training.history_dict(history)
+    history["best_epoch"] = epochs - 1 if keep.best_epoch is None else keep.best_epoch
+    return student, history
 
 
 def describe_distillation(data, config, strategy=None):
-    """One line: `"distilling: 30 epochs, alpha=0.5, T=4, cached teacher outputs"`."""
+    """One line: `"distilling: 30 epochs, alpha=0.5, T=4, online teacher, augmentation ..."`."""
     mode = "cached teacher outputs" if config.distill.cache_teacher else "online teacher"
     extra = (f", {data.sizes['transfer']:,} unlabeled transfer examples"
              if data.transfer is not None else "")
     replicas = f", {strategy.num_replicas_in_sync} replica(s)" if strategy is not None else ""
     return (f"distilling: {config.student.epochs} epochs, alpha={config.distill.alpha:.4g}, "
-            f"T={config.distill.temperature:.4g}, {mode}{extra}{replicas}")
+            f"T={config.distill.temperature:.4g}, {mode}, {recipe.describe(data, config)}"
+            f"{extra}{replicas}")
 
 
 def distill(config=None, *, log=print, **values):
@@ -122,12 +128,18 @@ def distill(config=None, *, log=print, **values):
     config = setup.command_config("distill", config, values)
     strategy = setup.resolve_strategy(config)
     setup.check_backup_directory(config)
-    data = setup.load_data(config)
+    data = setup.load_data(config, validation_split=True)
     check_student(data, config)
     teacher, _, _ = teacher_stage.obtain_teacher(data, config, strategy=strategy, log=log)
     log(describe_distillation(data, config, strategy))
     with run_directory.run_directory(config, strategy) as directory:
         student, history = train_student(data, config, teacher=teacher, strategy=strategy)
         path = io.save_model(student, os.path.join(directory, setup.STUDENT_FILE))
-    log(f"distilled student: test accuracy {history['val_accuracy'][-1]:.1%}, saved to {path}")
+    log(f"distilled student: validation accuracy {_best(history):.1%} (epoch "
+        f"{history['best_epoch'] + 1}), saved to {path}")
     return student, history, path
+
+
+def _best(history):
+    values = history.get("val_accuracy")
+    return values[history["best_epoch"]] if values else float("nan")

@@ -7,8 +7,10 @@ import json
 import os
 import time
 
+from keras_distill import distiller as distiller_lib
 from keras_distill import io
 from keras_distill import models as models_lib
+from keras_distill.workflow import recipe
 from keras_distill.workflow import run_directory
 from keras_distill.workflow import setup
 from keras_distill.workflow import training
@@ -16,8 +18,10 @@ from keras_distill.workflow import training
 TEACHERS_DIR = "teachers"
 
 
-def train_teacher(data, config, *, strategy=None, validation="test"):
-    """Trains the teacher of `config.teacher` (the reference CNN unless `family` says otherwise).
+def train_teacher(data, config, *, strategy=None):
+    """Trains the teacher of `config.teacher` (the reference CNN unless `family` says otherwise),
+    under the data's label-preserving augmentation (`config.distill.augment`) and keeping the
+    weights of its best epoch on `data`'s validation split (if it has one), as the students do.
 
     Args:
         data: A `ClassificationData`.
@@ -25,8 +29,6 @@ def train_teacher(data, config, *, strategy=None, validation="test"):
             learning rate, seed) and `verbose`.
         strategy: A resolved `tf.distribute.Strategy` or `None`; the batch size is then the
             global batch. Defaults to `None`.
-        validation: Split whose accuracy is recorded per epoch (only recorded: nothing is
-            chosen on it), or `None`. Defaults to `"test"`.
 
     Returns:
         `(model, history)`: the trained `keras.Model` (logits) and its `History.history`.
@@ -45,15 +47,22 @@ def train_teacher(data, config, *, strategy=None, validation="test"):
                                      width=teacher.width, depth=teacher.depth,
                                      input_name=data.feature_name, name="teacher",
                                      seed=train.seed)
-        model.compile(optimizer=training.cosine_adam(train.learning_rate, steps),
-                      loss=training.classification_loss(), metrics=["accuracy"])
-    history = model.fit(
+        augmentation = recipe.augmentation(data, config)
+        trainer = (distiller_lib.AugmentedModel(model, augmentation) if augmentation
+                   else model)
+        trainer.compile(optimizer=training.cosine_adam(train.learning_rate, steps),
+                        loss=training.classification_loss(), metrics=["accuracy"])
+    keep = training.KeepBestWeights(model)
+    history = trainer.fit(
         data.batches("train", train.batch_size, seed=train.seed,
                      drop_remainder=strategy is not None),
         epochs=teacher.epochs, verbose=training.fit_verbose(config.verbose), shuffle=False,
-        validation_data=data.batches(validation, 1024) if validation else None,
+        validation_data=(data.batches("validation", 1024) if data.validation is not None
+                         else None), callbacks=[keep],
     )
-    return model, training.history_dict(history)
+    history = training.history_dict(history)
+    history["best_epoch"] = teacher.epochs - 1 if keep.best_epoch is None else keep.best_epoch
+    return model, history
 
 
 def teacher_key(data, config, strategy=None):
@@ -64,7 +73,7 @@ def teacher_key(data, config, strategy=None):
                          if k != "unlabeled"}
     key = {"dataset": dataset, "epochs": config.teacher.epochs,
            "batch_size": config.train.batch_size, "seed": config.train.seed,
-           "learning_rate": config.train.learning_rate}
+           "learning_rate": config.train.learning_rate, "augment": config.distill.augment}
     if config.teacher.family is not None:
         key.update(family=config.teacher.family, width=config.teacher.width,
                    depth=config.teacher.depth)
@@ -161,10 +170,12 @@ def train_and_save(config=None, *, log=print, **values):
     """
     config = setup.command_config("train-teacher", config, values)
     strategy = setup.resolve_strategy(config, plain_fit="train the teacher")
-    data = setup.load_data(config, transfer=False)
+    data = setup.load_data(config, validation_split=True, transfer=False)
     log(f"teacher: training on {data.name}, {config.teacher.epochs} epochs")
     with run_directory.run_directory(config, strategy) as directory:
         model, history = train_teacher(data, config, strategy=strategy)
         path = io.save_model(model, os.path.join(directory, setup.TEACHER_FILE))
-    log(f"teacher: test accuracy {history['val_accuracy'][-1]:.1%}, saved to {path}")
+    best = history["best_epoch"]
+    accuracy = history["val_accuracy"][best] if history.get("val_accuracy") else float("nan")
+    log(f"teacher: validation accuracy {accuracy:.1%} (epoch {best + 1}), saved to {path}")
     return model, history, path

