@@ -16,7 +16,7 @@ def test_defaults_live_in_one_place_and_the_cli_shows_them(capsys):
     assert (config.student.epochs, config.teacher.epochs, config.train.batch_size) == (30, 30, 64)
     assert RunConfig.for_command("tune").tune.trials == 8
     assert RunConfig.for_command("tune").tune_epochs == 5
-    assert RunConfig.for_command("run").tune_epochs == 30  # The students' epochs.
+    assert RunConfig.for_command("run").tune_epochs == 100  # The students' epochs.
     assert cli.main(["run", "--help"]) == 0
     help_text = " ".join(capsys.readouterr().out.split())
     assert "weight of the hard-label loss, in [0, 1] (default: 0.1)" in help_text
@@ -40,7 +40,7 @@ def test_frozen_and_replace_validates_again():
         config.output = "elsewhere"
     changed = config.replace(alpha=0.1, epochs=2)
     assert (changed.distill.alpha, changed.student.epochs) == (0.1, 2)
-    assert (config.distill.alpha, config.student.epochs) == (0.1, 30)
+    assert (config.distill.alpha, config.student.epochs) == (0.1, 100)
     assert changed.distill.temperature == config.distill.temperature
     with pytest.raises(ValueError, match="Received: alpha=1.5"):
         config.replace(alpha=1.5)

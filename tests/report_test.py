@@ -167,3 +167,17 @@ def test_timings_are_in_milliseconds_and_examples_per_second():
     assert 1 <= fast["latency_ms"] < slow["latency_ms"]
     assert 100 <= slow["latency_ms"] < 2000
     assert slow["throughput"] <= 8 / 0.1 < fast["throughput"] <= 8 / 0.001
+
+
+def test_the_verdict_uses_the_paired_noise_of_the_same_test_examples():
+    # 1,000 examples: 94.7% vs 96.4%. Unpaired, +1.7 points is within twice the noise; paired,
+    # with 25 examples only the distilled student gets right and 8 only the scratch one, it is
+    # clear (McNemar: sqrt(b + c - (b - c)^2 / n) / n = 0.57 points).
+    rows = [{"name": "scratch", "test_accuracy": 0.947, "test_examples": 1000},
+            {"name": "distilled", "test_accuracy": 0.964, "test_examples": 1000}]
+    assert report_lib.Report(rows).summary["effect"] == "none"
+    rows[1]["discordant"] = [8, 25]
+    summary = report_lib.Report(rows).summary
+    assert summary["effect"] == "helped"
+    assert summary["gain_standard_error"] == pytest.approx((33 - 17 ** 2 / 1000) ** 0.5 / 1000)
+    assert "paired, one standard error: 0.6 points" in summary["text"]

@@ -190,14 +190,14 @@ class StudentConfig:
         family: `"mlp"`, `"cnn"` or `"gru"`. Defaults to `"cnn"`.
         size: Width multiplier of the reference student. Defaults to `1.0`.
         epochs: Epochs of the scratch and the distilled student (the same for both).
-            Defaults to `30`.
+            Defaults to `100`: the default recipe is patient (its benchmark trains 100).
         path: A saved distilled student (`evaluate`). Defaults to `None`.
         scratch_path: A saved student trained from scratch (`evaluate`). Defaults to `None`.
     """
 
     family: str = "cnn"
     size: float = 1.0
-    epochs: int = 30
+    epochs: int = 100
     path: Optional[str] = None
     scratch_path: Optional[str] = None
 

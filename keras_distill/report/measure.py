@@ -108,6 +108,7 @@ def accuracy_row(model, test_batches, name, role, teacher_predictions):
         "params": int(model.count_params()),
         "size_bytes": int(size_on_disk(model)),
         "predictions": predictions,
+        "correct": predictions == labels,
     }
 
 
