@@ -12,15 +12,15 @@ from keras_distill.config import TuneConfig
 
 def test_defaults_live_in_one_place_and_the_cli_shows_them(capsys):
     config = RunConfig.for_command("run")
-    assert (config.distill.alpha, config.distill.temperature) == (0.1, 2.0)
-    assert (config.student.epochs, config.teacher.epochs, config.train.batch_size) == (30, 30, 64)
+    assert (config.distill.alpha, config.distill.temperature) == (0.5, 4.0)
+    assert (config.student.epochs, config.teacher.epochs, config.train.batch_size) == (100, 30, 64)
     assert RunConfig.for_command("tune").tune.trials == 8
     assert RunConfig.for_command("tune").tune_epochs == 5
     assert RunConfig.for_command("run").tune_epochs == 100  # The students' epochs.
     assert cli.main(["run", "--help"]) == 0
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "weight of the hard-label loss, in [0, 1] (default: 0.1)" in help_text
-    assert "softmax temperature (default: 2.0)" in help_text
+    assert "weight of the hard-label loss, in [0, 1] (default: 0.5)" in help_text
+    assert "softmax temperature (default: 4.0)" in help_text
 
 
 def test_keywords_map_onto_sections_as_each_command_reads_them():
@@ -31,7 +31,7 @@ def test_keywords_map_onto_sections_as_each_command_reads_them():
     tune = RunConfig.for_command("tune", epochs=2, alpha="0.2,0.4", temperature="2|8")
     assert (tune.tune.epochs, tune.tune.alpha, tune.tune.temperature) == (2, (0.2, 0.4),
                                                                          [2.0, 8.0])
-    assert tune.distill.alpha == 0.1  # `alpha` is the search range in `tune`.
+    assert tune.distill.alpha == 0.5  # `alpha` is the search range in `tune`.
 
 
 def test_frozen_and_replace_validates_again():
@@ -40,7 +40,7 @@ def test_frozen_and_replace_validates_again():
         config.output = "elsewhere"
     changed = config.replace(alpha=0.1, epochs=2)
     assert (changed.distill.alpha, changed.student.epochs) == (0.1, 2)
-    assert (config.distill.alpha, config.student.epochs) == (0.1, 100)
+    assert (config.distill.alpha, config.student.epochs) == (0.5, 100)
     assert changed.distill.temperature == config.distill.temperature
     with pytest.raises(ValueError, match="Received: alpha=1.5"):
         config.replace(alpha=1.5)

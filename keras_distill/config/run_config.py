@@ -21,7 +21,7 @@ Example:
 
 >>> config = RunConfig.for_command("run", epochs=3, alpha=0.7)
 >>> config.student.epochs, config.distill.alpha, config.distill.temperature
-(3, 0.7, 2.0)
+(3, 0.7, 4.0)
 >>> RunConfig.for_command("run", alpha=2)
 Traceback (most recent call last):
 ...
@@ -64,6 +64,7 @@ KEYS = {
     "alpha": "distill.alpha", "temperature": "distill.temperature",
     "augment": "distill.augment", "mixup": "distill.mixup",
     "cache_teacher": "distill.cache_teacher", "backup_dir": "distill.backup_dir",
+    "teacher_dtype": "distill.teacher_dtype",
     "batch_size": "train.batch_size", "learning_rate": "train.learning_rate",
     "seed": "train.seed", "strategy": "train.strategy",
     "tune": "tune.trials", "trials": "tune.trials", "tune_epochs": "tune.epochs",
