@@ -10,6 +10,8 @@ import warnings
 
 import keras
 
+from keras_distill import teacher_precision
+
 
 class NotAModelError(TypeError, ValueError):
     """Raised where a `keras.Model` was expected: a `TypeError`, and a `ValueError` as in
@@ -158,7 +160,50 @@ def as_teacher_list(teacher):
         )
     for member in teachers:
         check_model(member, "teacher")
+        check_built(member)
     return teachers
+
+
+def check_built(model, role="teacher"):
+    """Raises `ValueError` unless `model` is built: an unbuilt model has no trained weights, so
+    distilling from it would teach random outputs.
+
+    Example:
+
+    >>> import keras
+    >>> check_built(keras.Sequential([keras.layers.Dense(3)], name="t"))
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid value for argument `teacher`. Expected a built model with trained weights. Received: teacher=<Sequential name=t, built=False>. Give it an input shape (`keras.Input`), then train or load its weights
+    """
+    if not model.built:
+        raise ValueError(
+            f"Invalid value for argument `{role}`. Expected a built model with trained weights. "
+            f"Received: {role}={model!r}. Give it an input shape (`keras.Input`), then train or "
+            "load its weights")
+
+
+def select_output(model, output):
+    """A model over `model`'s inputs that returns only the output `output` (its index, or the
+    name of the layer producing it): a single-output teacher for a model with several outputs.
+
+    Example:
+
+    >>> import keras
+    >>> inputs = keras.Input((4,))
+    >>> two = keras.Model(inputs, [keras.layers.Dense(3, name="classes")(inputs),
+    ...                            keras.layers.Dense(1, name="score")(inputs)])
+    >>> select_output(two, "classes").output.shape
+    (None, 3)
+    """
+    outputs = list(getattr(model, "outputs", None) or [])
+    names = [tensor._keras_history[0].name for tensor in outputs]
+    if output in names:
+        output = names.index(output)
+    if isinstance(output, bool) or not isinstance(output, int) or not 0 <= output < len(names):
+        raise ValueError(f"Invalid value for argument `output`. Expected an output index below "
+                         f"{len(names)} or one of {names}. Received: output={output!r}")
+    return keras.Model(model.inputs, outputs[output], name=f"{model.name}_{names[output]}")
 
 
 def _classes(model):
@@ -214,3 +259,18 @@ def freeze(model):
     """Marks `model` (or each model of a list) not trainable and returns it."""
     model.trainable = False
     return model
+
+
+def prepare(model, dtype=None):
+    """The model a distiller runs as its teacher: logits (`logits_model`), in `dtype`
+    (`teacher_precision.reduced_precision`: a copy, leaving `model` as it is), frozen.
+
+    Example:
+
+    >>> import keras
+    >>> teacher = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> fast = prepare(teacher, "bfloat16")
+    >>> fast is teacher, fast.trainable, teacher.trainable
+    (False, False, True)
+    """
+    return freeze(teacher_precision.reduced_precision(logits_model(model), dtype))

@@ -14,6 +14,7 @@ from keras_distill.config.sections import COMMANDS
 from keras_distill.config.sections import DEFAULT_OUTPUT
 from keras_distill.config.sections import STRATEGIES
 from keras_distill.config.sections import STUDENT_FAMILIES
+from keras_distill.config.sections import TEACHER_DTYPES
 from keras_distill.config.sections import TUNERS
 from keras_distill.config.sections import DataConfig
 from keras_distill.config.sections import DistillConfig

@@ -34,9 +34,14 @@ import tensorflow as tf
 
 from keras_distill.data.teacher_outputs import LOGITS
 from keras_distill.data.teacher_outputs import MEMBER_LOGITS
+from keras_distill.data.teacher_outputs import TOP_K_INDICES
+from keras_distill.data.teacher_outputs import TOP_K_LOGITS
+from keras_distill.data.teacher_outputs import TOP_K_REST
 from keras_distill.distiller import labels as label_lib
 from keras_distill.losses import ensemble
+from keras_distill.losses import logits as logit_losses
 from keras_distill.losses import terms as terms_lib
+from keras_distill.losses import top_k
 
 DEFAULT_TEMPERATURE = 3.0
 
@@ -213,7 +218,9 @@ def compute_loss(
     if teacher_outputs is not None:
         terms = [terms_lib.LogitsDistillation()] if terms is None else list(terms)
         term_weights = [1.0] * len(terms) if term_weights is None else list(term_weights)
-        teacher_outputs = _as_outputs(teacher_outputs)
+        # A reduced-precision teacher's (or a float16 cache's) outputs: the loss is float32.
+        teacher_outputs = {key: keras.tree.map_structure(_float32, value)
+                           for key, value in _as_outputs(teacher_outputs).items()}
         term_labels = [None if y is None else label_lib.class_labels(y, logits)
                        for y, logits in zip(head_labels, heads)]
         term_losses = tuple(
@@ -234,7 +241,9 @@ def _term_loss(term, teacher_outputs, student_outputs, temperature, teacher_weig
                weights, counts):
     """One term's loss: over the features it reads, or summed over the outputs."""
     teacher_outputs = _teacher_logits(teacher_outputs, teacher_weights, temperature)
-    if term.teacher_layer_name is not None or term.student_layer_name is not None:
+    if TOP_K_LOGITS in teacher_outputs and term.teacher_layer_name is None:
+        values = [_top_k_term(term, teacher_outputs, student_outputs[LOGITS], temperature)]
+    elif term.teacher_layer_name is not None or term.student_layer_name is not None:
         values = [term.per_example(teacher_outputs[term.teacher_layer_name or LOGITS],
                                    student_outputs[term.student_layer_name or LOGITS],
                                    temperature, labels[0])]
@@ -269,8 +278,29 @@ def _head_counts(counts, index, multi):
     return GlobalCounts(counts.elements[index], counts.labeled[index], counts.examples)
 
 
+def _top_k_term(term, teacher_outputs, student_logits, temperature):
+    """Hinton's KD against a top-k cache (`losses.top_k`); other terms need every logit."""
+    loss = getattr(term, "loss", None)
+    if not isinstance(loss, logit_losses.KnowledgeDistillation) or loss.standardize or (
+            term.student_layer_name is not None or keras.tree.is_nested(student_logits)):
+        raise ValueError(
+            f"The distillation term {getattr(term, 'name', type(term).__name__)!r} needs the "
+            "teacher's full logits, but the cached teacher outputs hold only its top-k "
+            "(`cache_teacher_outputs(..., top_k=)`). "
+            "Distill with Hinton's KD (the default term, `LogitsDistillation()`) or cache "
+            "without `top_k`."
+        )
+    return top_k.top_k_kd_loss(teacher_outputs[TOP_K_LOGITS], teacher_outputs[TOP_K_INDICES],
+                               teacher_outputs[TOP_K_REST], student_logits, temperature)
+
+
+def _float32(tensor):
+    return tf.cast(tensor, tf.float32) if tensor.dtype.is_floating else tensor
+
+
 def _as_outputs(outputs):
-    if not isinstance(outputs, dict) or not ({LOGITS, MEMBER_LOGITS} & set(outputs)):
+    if not isinstance(outputs, dict) or not (
+            {LOGITS, MEMBER_LOGITS, TOP_K_LOGITS} & set(outputs)):
         outputs = {LOGITS: outputs}
     return {key: keras.tree.map_structure(tf.convert_to_tensor, value)
             for key, value in outputs.items()}

@@ -77,7 +77,7 @@ def train_student(data, config, *, teacher=None, strategy=None):
         else:
             model = distiller_lib.Distiller(
                 student=student, teacher=training.copy_into_scope(teacher, strategy),
-                augmentation=augmentation,
+                augmentation=augmentation, teacher_dtype=config.distill.teacher_dtype,
             ).compile(optimizer=optimizer, metrics=["accuracy"],
                       student_loss_fn=training.classification_loss(),
                       alpha=config.distill.alpha, temperature=config.distill.temperature)
@@ -85,7 +85,7 @@ def train_student(data, config, *, teacher=None, strategy=None):
         source = data.batches("train", 1024, shuffle=False, with_transfer=with_transfer)
         train_data = cache_lib.cache_teacher_outputs(
             teacher, source, batch_size=train.batch_size, shuffle=True, seed=train.seed,
-            drop_remainder=drop)
+            drop_remainder=drop, teacher_dtype=config.distill.teacher_dtype)
     else:
         train_data = data.batches("train", train.batch_size, seed=train.seed,
                                   with_transfer=with_transfer, drop_remainder=drop)

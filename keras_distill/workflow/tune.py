@@ -5,6 +5,7 @@ the training split (never the test split), with `keras_distill.tuning`.
 import os
 
 from keras_distill import io
+from keras_distill import teacher_precision
 from keras_distill import tuning
 from keras_distill.workflow import recipe
 from keras_distill.workflow import run_directory
@@ -22,7 +23,8 @@ def hypermodel(data, teacher, config):
     """
     steps = training.total_steps(data.sizes.get("train", 0), config.train.batch_size,
                                  config.tune_epochs)
-    return tuning.DistillerHyperModel(
+    teacher = teacher_precision.reduced_precision(teacher, config.distill.teacher_dtype)
+    return tuning.DistillerHyperModel(  # Every trial shares one (reduced-precision) teacher.
         teacher, lambda hp: students.build_student(data, config),
         alpha=config.tune.alpha, temperature=config.tune.temperature,
         optimizer=lambda hp: training.cosine_adam(config.train.learning_rate, steps),
