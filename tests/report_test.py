@@ -181,3 +181,28 @@ def test_the_verdict_uses_the_paired_noise_of_the_same_test_examples():
     assert summary["effect"] == "helped"
     assert summary["gain_standard_error"] == pytest.approx((33 - 17 ** 2 / 1000) ** 0.5 / 1000)
     assert "paired, one standard error: 0.6 points" in summary["text"]
+
+
+@pytest.mark.parametrize("scratch, distilled", [(0.947, 0.947), (0.947, 0.951), (0.60, 0.93)])
+def test_picture_labels_never_overlap(scratch, distilled):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    rows = _rows(teacher=0.984, scratch=scratch, distilled=distilled)
+    rows[2]["latency_ms"] = rows[1]["latency_ms"]  # The two students at the same point.
+    fig, ax = plt.subplots(figsize=(6.5, 5.2), dpi=110)
+    try:
+        report_plot._scatter(ax, report_lib.Report(rows))
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        # The text's own box (an annotation's would include its leader line).
+        boxes = [matplotlib.text.Text.get_window_extent(text, renderer) for text in ax.texts
+                 if "\n" in text.get_text() and "distillation" not in text.get_text()]
+        assert len(boxes) == 3
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                assert not a.overlaps(b), (a, b)
+    finally:
+        plt.close(fig)

@@ -41,7 +41,11 @@ def _scatter(ax, report):
     models = [r for r in report.rows if r.get("latency_ms") and r.get("test_accuracy") is not None
               and r.get("role") != "artifact"]  # Artifacts are timed by other runtimes.
     max_params = max((r.get("params") or 1 for r in models), default=1)
-    for row in models:
+    gap = _label_gap(models)
+    label_y = _spread([100 * r["test_accuracy"] for r in models], gap)
+    latencies = [r["latency_ms"] for r in models] or [1.0]
+    label_x = 0.12 * max(max(latencies) - min(latencies), 0.02 * max(latencies))
+    for row, y in zip(models, label_y):
         color = COLORS.get(row["role"], OTHER)
         area = 80 + 900 * math.sqrt((row.get("params") or 1) / max_params)
         ax.scatter(row["latency_ms"], 100 * row["test_accuracy"], s=area, color=color,
@@ -56,10 +60,14 @@ def _scatter(ax, report):
         detail = f"{100 * row['test_accuracy']:.1f}%"
         if params:
             detail += f", {params / 1000:.1f}k params" if params >= 1000 else f", {params} params"
+        # Labels sit at spread-out heights (never on top of each other), with a leader line.
         ax.annotate(f"{label}\n{detail}", (row["latency_ms"], 100 * row["test_accuracy"]),
-                    xytext=(12, -4 if row["role"] != "scratch" else -18),
-                    textcoords="offset points", fontsize=9, color=color, zorder=4,
-                    fontweight="bold" if row["role"] == "distilled" else "normal")
+                    xytext=(row["latency_ms"] + label_x, y), textcoords="data", fontsize=9,
+                    color=color, zorder=4, va="center",
+                    fontweight="bold" if row["role"] == "distilled" else "normal",
+                    arrowprops={"arrowstyle": "-", "color": color, "lw": 0.6, "alpha": 0.6},
+                    xycoords="data", ha="left",
+                    annotation_clip=False)
     scratch, distilled = report.row("scratch"), report.row("distilled")
     if scratch and distilled and scratch.get("latency_ms") and distilled.get("latency_ms"):
         ax.annotate("", xy=(distilled["latency_ms"], 100 * distilled["test_accuracy"]),
@@ -79,11 +87,36 @@ def _scatter(ax, report):
         pad = max(high - low, 0.02 * high)
         ax.set_xlim(max(0, low - 0.6 * pad), high + 1.2 * pad)  # Room for the labels.
         span = max(max(accuracies) - min(accuracies), 2.0)
-        ax.set_ylim(min(accuracies) - 0.25 * span, min(100, max(accuracies) + 0.25 * span))
+        top = max(min(100, max(accuracies) + 0.25 * span), max(label_y) + gap / 2)
+        ax.set_ylim(min(accuracies) - 0.25 * span, top)
     ax.set_xlabel("CPU latency at batch 1 (ms, median)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Accuracy vs. latency (area ~ parameters, bars: 1 std. error)", fontsize=11)
     ax.grid(True, alpha=0.3)
+
+
+def _label_gap(models):
+    """The vertical room of one two-line label, in accuracy points."""
+    accuracies = [100 * r["test_accuracy"] for r in models] or [0.0]
+    return 0.16 * max(max(accuracies) - min(accuracies), 2.0)
+
+
+def _spread(values, gap):
+    """Label heights: `values`, each pushed up until it is at least `gap` above the one below,
+    in the same order.
+
+    Example:
+
+    >>> _spread([95.1, 95.0, 98.0], 1.0)
+    [96.0, 95.0, 98.0]
+    """
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    result, below = list(values), None
+    for i in order:
+        if below is not None:
+            result[i] = max(result[i], below + gap)
+        below = result[i]
+    return [round(v, 6) for v in result]
 
 
 def _curves(ax, report):
