@@ -19,8 +19,11 @@ Example:
 import contextlib
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 
 from keras_distill import validation
 
@@ -83,7 +86,9 @@ def atomic_directory(path, *, overwrite=False):
 
     An existing `path` is replaced only with `overwrite`: it is first renamed aside, so a crash
     between the two renames leaves it (as `.<name>.old-*`), never neither; it is deleted after
-    the new directory is in place.
+    the new directory is in place. Staging names carry their writer (`.<name>.tmp-<pid>@<host>-*`),
+    so each write first removes what writers of this host that are gone (SIGKILL, a crash) left
+    beside `path` (`remove_stale_staging`).
 
     Args:
         path: The directory to publish.
@@ -107,7 +112,8 @@ def atomic_directory(path, *, overwrite=False):
     if os.path.lexists(path) and not overwrite:
         raise FileExistsError(f"{path} already exists; it is not replaced without overwrite")
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
+    remove_stale_staging(parent)
+    staging = tempfile.mkdtemp(prefix=f".{name}.tmp-{_OWNER}-", dir=parent)
     try:
         os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's 0700 would hide it from a server.
         yield staging
@@ -116,12 +122,66 @@ def atomic_directory(path, *, overwrite=False):
         shutil.rmtree(staging, ignore_errors=True)
 
 
+_OWNER = f"{os.getpid()}@{socket.gethostname()}"
+# `.<name>.tmp-<pid>@<host>-<random>` (and `.old-`): what `atomic_directory` stages or sets aside.
+_STAGING = re.compile(r"^\.(.+)\.(tmp|old)-(\d+)@(.+)-[^-]+$")
+# Names older versions staged with no owner: removed once they are a day old.
+_UNOWNED = re.compile(r"^(?:\..+\.tmp-[a-z0-9_]{8}|\.teacher-cache-.+)$")
+UNOWNED_STALE_SECONDS = 24 * 3600
+
+
+def _gone(pid, host):
+    if host != socket.gethostname():
+        return False  # Another host's process cannot be seen from here.
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def remove_stale_staging(parent):
+    """Removes the staging and set-aside directories that dead writers left in `parent`.
+
+    A directory named by `atomic_directory` for a process of this host that no longer runs is
+    removed; one of another host, or of a running process, is left alone. A set-aside old
+    directory whose replacement never arrived is renamed back instead. Unowned names of older
+    versions (`.<name>.tmp-XXXXXXXX`, `.teacher-cache-*`) go once a day old.
+
+    Returns:
+        The names removed (or restored).
+    """
+    removed = []
+    for name in os.listdir(parent) if os.path.isdir(parent) else ():
+        full = os.path.join(parent, name)
+        match = _STAGING.match(name)
+        if match:
+            stale = _gone(int(match.group(3)), match.group(4))
+            target = os.path.join(parent, match.group(1))
+            if stale and match.group(2) == "old" and not os.path.lexists(target):
+                os.rename(full, target)  # Killed between the two renames: the old one is it.
+                removed.append(name)
+                continue
+        else:
+            try:
+                age = time.time() - os.path.getmtime(full)
+            except OSError:
+                continue
+            stale = bool(_UNOWNED.match(name)) and age > UNOWNED_STALE_SECONDS
+        if stale and os.path.isdir(full) and not os.path.islink(full):
+            shutil.rmtree(full, ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
 def _publish(staging, path, overwrite):
     old = None
     if os.path.lexists(path):
         if not overwrite:
             raise FileExistsError(f"{path} appeared while it was being written; not replaced")
-        old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-",
+        old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-{_OWNER}-",
                                dir=os.path.dirname(path))
         os.rmdir(old)
         os.rename(path, old)
@@ -242,6 +302,13 @@ def load_model(path, role="model", data=None, *, trust_savedmodel=False):
 def check_fits(model, data, *, role="teacher", path=None):
     """Raises `ValueError` unless `model` takes `data`'s inputs and outputs its class count."""
     where = f" ({path})" if path else ""
+    outputs = getattr(model, "outputs", None) or []
+    if len(outputs) > 1:
+        names = [t._keras_history[0].name for t in outputs]
+        raise ValueError(
+            f"The {role}{where} has {len(outputs)} outputs {names}; expected one output of "
+            f"{data.num_classes} class logits. Save a model with the one output to distill "
+            f"(`keras_distill.teacher.select_output(model, {names[0]!r})`).")
     inputs = getattr(model, "inputs", None) or []
     if len(inputs) != 1:
         raise ValueError(f"The {role}{where} has {len(inputs)} inputs; expected one input of "

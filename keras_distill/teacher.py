@@ -160,13 +160,14 @@ def as_teacher_list(teacher):
         )
     for member in teachers:
         check_model(member, "teacher")
-        check_built(member)
     return teachers
 
 
 def check_built(model, role="teacher"):
-    """Raises `ValueError` unless `model` is built: an unbuilt model has no trained weights, so
-    distilling from it would teach random outputs.
+    """Raises `ValueError` unless `model` (or each model of a list) is built: an unbuilt model
+    has no trained weights, so distilling from it would teach random outputs. Checked when the
+    teacher is about to run (`Distiller.fit`, `cache_teacher_outputs`), not when a `Distiller`
+    is made, which `keras.distillation` allows.
 
     Example:
 
@@ -176,6 +177,11 @@ def check_built(model, role="teacher"):
     ...
     ValueError: Invalid value for argument `teacher`. Expected a built model with trained weights. Received: teacher=<Sequential name=t, built=False>. Give it an input shape (`keras.Input`), then train or load its weights
     """
+    for member in model if isinstance(model, (list, tuple)) else [model]:
+        _check_built(member, role)
+
+
+def _check_built(model, role):
     if not model.built:
         raise ValueError(
             f"Invalid value for argument `{role}`. Expected a built model with trained weights. "

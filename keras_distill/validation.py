@@ -27,6 +27,19 @@ def invalid(name, expected, value, hint=""):
     return ValueError(message + (f". {hint}" if hint else ""))
 
 
+def invalid_data(name, expected, received, hint=""):
+    """The `ValueError` for a bad value inside data: like `invalid`, but `received` says which
+    value and where it is, since the whole argument (an array, a dataset) cannot be shown.
+
+    Example:
+
+    >>> str(invalid_data("y", "labels in [0, 10)", "y holding 12 at index 3 of batch 1"))
+    'Invalid value for argument `y`. Expected labels in [0, 10). Received: y holding 12 at index 3 of batch 1'
+    """
+    message = f"Invalid value for argument `{name}`. Expected {expected}. Received: {received}"
+    return ValueError(message + (f". {hint}" if hint else ""))
+
+
 def is_number(value):
     """Whether `value` is a real number (a Python or NumPy int or float), not a bool.
 

@@ -139,3 +139,106 @@ def test_drop_remainder_follows_the_source():
     assert [int(tf.shape(b[1])[0]) for b in kept] == [8, 8, 4]
     assert [int(tf.shape(b[1])[0]) for b in dropped] == [8, 8]
     assert dropped.element_spec[1].shape[0] == 8  # Static, like the source: one trace.
+
+
+# ---------------------------------------------------------------------------------- manifest
+def _manifest(path):
+    import json
+
+    from keras_distill.data import cache_manifest
+    with open(os.path.join(path, cache_manifest.MANIFEST), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def test_manifest_describes_every_stored_array_and_file(tmp_path):
+    teacher = helpers.mlp(seed=1)
+    x, y = helpers.data(n=20)
+    w = np.ones(20, "float32")
+    path = str(tmp_path / "cache")
+    kd.cache_teacher_outputs(teacher, helpers.dataset(x, y, 8, sample_weight=w), path=path,
+                             dtype="float16")
+    manifest = _manifest(path)
+    assert manifest["examples"] == 20
+    assert manifest["arrays"] == {
+        f"0/{cached_format.INPUTS_KEY}": {"shape": [6], "dtype": "float32"},
+        f"0/{cached_format.TEACHER_OUTPUTS_KEY}/logits": {"shape": [4], "dtype": "float16"},
+        "1": {"shape": [], "dtype": "int32"}, "2": {"shape": [], "dtype": "float32"}}
+    assert manifest["fingerprint"]["options"]["dtype"] == "float16"
+    on_disk = {os.path.relpath(os.path.join(r, n), path) for r, _, ns in os.walk(path)
+               for n in ns} - {"manifest.json"}
+    assert set(manifest["files"]) == on_disk
+    assert all(entry["bytes"] == os.path.getsize(os.path.join(path, name))
+               for name, entry in manifest["files"].items())
+
+
+def test_manifest_of_a_top_k_cache_counts_its_arrays(tmp_path):
+    teacher = helpers.mlp(seed=1)
+    x, y = helpers.data(n=16)
+    path = str(tmp_path / "cache")
+    kd.cache_teacher_outputs(teacher, helpers.dataset(x, y, 8), path=path, top_k=2)
+    arrays = _manifest(path)["arrays"]
+    outputs = {k.rsplit("/", 1)[1]: v for k, v in arrays.items()
+               if cached_format.TEACHER_OUTPUTS_KEY in k}
+    assert outputs == {"top_k_indices": {"shape": [2], "dtype": "int32"},
+                       "top_k_logits": {"shape": [2], "dtype": "float16"},
+                       "top_k_rest": {"shape": [2], "dtype": "float16"}}
+
+
+def test_same_teacher_and_data_have_the_same_fingerprint(tmp_path):
+    x, y = helpers.data(n=16)
+    prints = []
+    for name in ("a", "b"):
+        teacher = helpers.mlp(seed=1)  # Rebuilt: other layer names, the same weights.
+        kd.cache_teacher_outputs(teacher, helpers.dataset(x, y, 8), path=str(tmp_path / name))
+        prints.append(_manifest(str(tmp_path / name))["fingerprint"])
+    assert prints[0] == prints[1]
+
+
+def test_rewrite_replaces_the_cache_whole(tmp_path):
+    path = str(tmp_path / "cache")
+    x, y = helpers.data(n=16)
+    kd.cache_teacher_outputs(helpers.mlp(seed=1), helpers.dataset(x, y, 8), path=path)
+    new_teacher = helpers.mlp(seed=3)
+    kd.cache_teacher_outputs(new_teacher, helpers.dataset(x[:8], y[:8], 8), path=path)
+    assert _manifest(path)["examples"] == 8
+    loaded = kd.data.cache.load_teacher_outputs(path, 8, teacher=new_teacher)
+    assert sum(int(tf.shape(b[1])[0]) for b in loaded) == 8
+    assert sorted(os.listdir(tmp_path)) == ["cache"]  # No staging or set-aside copy is left.
+
+
+_KILLED_WRITER = """
+import os, signal, sys, time
+import keras, numpy as np, tensorflow as tf
+import keras_distill as kd
+
+def slow():
+    for i in range(1000):
+        if i == 3:
+            print("WRITING", flush=True)
+        time.sleep(0.05)
+        yield np.zeros((4, 6), "float32"), np.zeros(4, "int32")
+
+source = tf.data.Dataset.from_generator(slow, output_signature=(
+    tf.TensorSpec((None, 6), tf.float32), tf.TensorSpec((None,), tf.int32)))
+teacher = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4)])
+kd.cache_teacher_outputs(teacher, source, path=sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+def test_staging_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    path = str(tmp_path / "cache")
+    writer = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, path],
+                              stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "WRITING"
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    left = os.listdir(tmp_path)
+    assert len(left) == 1 and left[0].startswith(f".cache.tmp-{writer.pid}@")
+    x, y = helpers.data(n=8)
+    kd.cache_teacher_outputs(helpers.mlp(seed=1), helpers.dataset(x, y, 4), path=path)
+    assert os.listdir(tmp_path) == ["cache"]

@@ -73,6 +73,10 @@ def check_inputs(x, argument, path, what="x"):
                              f"inputs in {what!r} with the example axis first, "
                              "e.g. shape (examples, features) or (examples, height, width)",
                              f"{what!r} has shape {x.shape}")
+    bad = np.argwhere(~np.isfinite(x)) if x.dtype.kind == "f" else ()
+    if len(bad):
+        raise invalid_source(argument, path, f"finite inputs in {what!r} (no NaN or inf)",
+                             f"{what!r} holds {x[tuple(bad[0])]} at index {tuple(bad[0].tolist())}")
     return x.astype(np.float32) if x.dtype == np.float64 else x
 
 

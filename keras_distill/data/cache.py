@@ -17,16 +17,26 @@ import tensorflow as tf
 
 from keras_distill import io
 from keras_distill import teacher as teacher_lib
+from keras_distill import teacher_precision
+from keras_distill import validation
+from keras_distill.data import cache_manifest
+from keras_distill.data import checks as data_checks
 from keras_distill.data import teacher_outputs as cached_format
 
 
-def _teacher_function(teacher):
+def _teacher_function(teacher, teacher_dtype=None):
     # A `Distiller` (or anything that computes its teacher's outputs, features included) runs
-    # its own teacher pass; data never imports the distiller.
+    # its own teacher pass, at its own `teacher_dtype`; data never imports the distiller.
     compute_teacher_outputs = getattr(teacher, "compute_teacher_outputs", None)
     if callable(compute_teacher_outputs):
+        if teacher_dtype is not None:
+            raise ValueError(
+                "Invalid value for argument `teacher_dtype`. A `Distiller` runs its teacher at "
+                "its own `teacher_dtype`: set it there. "
+                f"Received: teacher_dtype={teacher_dtype!r} with a {type(teacher).__name__}")
         return tf.function(compute_teacher_outputs, reduce_retracing=True)
-    models = [teacher_lib.logits_model(t) for t in teacher_lib.as_teacher_list(teacher)]
+    models = [teacher_precision.reduced_precision(teacher_lib.logits_model(t), teacher_dtype)
+              for t in teacher_lib.as_teacher_list(teacher)]
 
     @tf.function(reduce_retracing=True)  # The last, partial batch must not retrace.
     def outputs(x):
@@ -38,11 +48,20 @@ def _teacher_function(teacher):
     return outputs
 
 
+def _top_k_function(teacher_fn, k):
+    @tf.function(reduce_retracing=True)
+    def outputs(x):
+        return cached_format.top_k_outputs(teacher_fn(x), k)
+
+    return outputs
+
+
 def _batches(teacher_fn, dataset, dtype):
     """Yields `(x, teacher_outputs, y, sample_weight)` per batch, running the teacher once."""
     for batch in dataset:
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch)
-        outputs = {k: tf.cast(v, dtype) for k, v in teacher_fn(x).items()}
+        outputs = {k: v if k in cached_format.TOP_K_KEYS else tf.cast(v, dtype)
+                   for k, v in teacher_fn(x).items()}  # A top-k summary keeps its dtypes.
         yield x, outputs, y, sample_weight
 
 
@@ -72,7 +91,7 @@ def _in_memory(teacher_fn, dataset, dtype):
     return tf.data.Dataset.from_tensor_slices(_element(*columns)), first_batch
 
 
-def _on_disk(teacher_fn, dataset, dtype, path):
+def _on_disk(teacher_fn, dataset, dtype, path, fingerprint):
     parts = _batches(teacher_fn, dataset, dtype)
     first = next(parts, None)
     if first is None:
@@ -84,14 +103,27 @@ def _on_disk(teacher_fn, dataset, dtype, path):
         lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype), _element(*first)
     )
 
+    examples, failures = [], []
+
     def generate():  # The source is iterated once: the first batch, then the rest.
-        yield _element(*first)
-        for part in parts:
+        part = first
+        while part is not None:
+            examples.append(len(tf.nest.flatten(part[1])[0]))
             yield _element(*part)
+            try:
+                part = next(parts, None)
+            except Exception as error:  # Raised inside `save`, it would hang its writers.
+                failures.append(error)
+                return
 
     batched = tf.data.Dataset.from_generator(generate, output_signature=spec)
+    fingerprint = {**fingerprint, "data": cache_manifest.data_fingerprint(
+        dataset, [first[0], first[2], first[3]])}
     with io.atomic_directory(path, overwrite=True) as staging:
         batched.unbatch().save(staging)
+        if failures:
+            raise failures[0]  # Nothing is published: the staging directory goes.
+        cache_manifest.write(staging, examples=sum(examples), fingerprint=fingerprint)  # Last.
     batch_size = int(tf.shape(tf.nest.flatten(first[1])[0])[0])
     return tf.data.Dataset.load(path), batch_size
 
@@ -111,11 +143,14 @@ def _pipeline(examples, batch_size, shuffle, seed, drop_remainder):
     return batched.prefetch(tf.data.AUTOTUNE)
 
 
-def load_teacher_outputs(path, batch_size, *, shuffle=True, seed=None, drop_remainder=False):
+def load_teacher_outputs(path, batch_size, *, shuffle=True, seed=None, drop_remainder=False,
+                         teacher=None, dataset=None):
     """Loads the teacher outputs `cache_teacher_outputs(..., path=path)` wrote to disk.
 
     Several processes (workers of a tuner, a relaunch after a crash) can then share one teacher
-    pass.
+    pass. The cache is verified against its manifest first (`cache_manifest`): a missing,
+    incomplete, corrupt or truncated cache, or one written for another `teacher` or `dataset`,
+    is a `ValueError` naming the path and what is wrong.
 
     Args:
         path: The directory given to `cache_teacher_outputs`.
@@ -123,12 +158,24 @@ def load_teacher_outputs(path, batch_size, *, shuffle=True, seed=None, drop_rema
         shuffle: Reshuffle the examples every epoch. Defaults to `True`.
         seed: Shuffle seed. Defaults to `None`.
         drop_remainder: Drop the last partial batch. Defaults to `False`.
+        teacher: The teacher the cache must have been written for (its weights are compared).
+            Defaults to `None`: not checked.
+        dataset: The source dataset the cache must have been written from (its spec, size
+            and first batch are compared). Defaults to `None`: not checked.
 
     Returns:
         A batched, prefetched `tf.data.Dataset` that `Distiller.fit` trains on without the
         teacher.
     """
-    return _pipeline(tf.data.Dataset.load(path), batch_size, shuffle, seed, drop_remainder)
+    fingerprint = {}
+    if teacher is not None:
+        fingerprint["teacher"] = cache_manifest.teacher_fingerprint(teacher)
+    if dataset is not None:
+        first = next(iter(dataset.take(1)), None)
+        fingerprint["data"] = None if first is None else cache_manifest.data_fingerprint(
+            dataset, list(keras.utils.unpack_x_y_sample_weight(first)))
+    examples = cache_manifest.load(path, fingerprint)
+    return _pipeline(examples, batch_size, shuffle, seed, drop_remainder)
 
 
 def cache_teacher_outputs(
@@ -141,6 +188,8 @@ def cache_teacher_outputs(
     drop_remainder=None,
     path=None,
     dtype="float32",
+    top_k=None,
+    teacher_dtype=None,
 ):
     """Runs the teacher once over `dataset` and returns a dataset that carries its outputs.
 
@@ -166,6 +215,13 @@ def cache_teacher_outputs(
             `None`: keep everything in memory.
         dtype: `"float32"`, or `"float16"` to halve the memory of the stored outputs (they are
             cast back to float32 for the loss). Defaults to `"float32"`.
+        top_k: Store only the teacher's `top_k` largest logits (float16), their classes
+            (int32) and two numbers summarising the rest, instead of every logit: for 1000
+            classes, `top_k=10` takes 1.6% of float32's memory. Distillation is then Hinton's
+            KD on the folded distribution (`keras_distill.losses.top_k` states the
+            approximation); other logit terms need every logit. Defaults to `None` (all).
+        teacher_dtype: `"bfloat16"` or `"float16"`: run the teacher pass on a reduced-precision
+            copy (`keras_distill.teacher_precision`). Defaults to `None` (as given).
 
     Returns:
         A batched, prefetched `tf.data.Dataset`.
@@ -191,11 +247,23 @@ def cache_teacher_outputs(
         )
     if drop_remainder is None:
         drop_remainder = tf.nest.flatten(dataset.element_spec)[0].shape[:1].is_fully_defined()
-    teacher_fn = _teacher_function(teacher)
-    if path is None:
-        examples, first_batch = _in_memory(teacher_fn, dataset, dtype)
-    else:
-        examples, first_batch = _on_disk(teacher_fn, dataset, dtype, path)
+    teacher_fn = _teacher_function(teacher, teacher_precision.check_teacher_dtype(teacher_dtype))
+    if top_k is not None:
+        top_k = validation.check_positive_int(top_k, "top_k")
+        teacher_fn = _top_k_function(teacher_fn, top_k)
+    data_checks.check_cache_source(dataset, teacher)
+    # Each batch as it is read: finite inputs and weights, numeric labels (their range is
+    # `Distiller.fit`'s to check: the cache does not know what they mean).
+    checked = data_checks.checked_dataset(dataset, None)
+    try:
+        if path is None:
+            examples, first_batch = _in_memory(teacher_fn, checked, dtype)
+        else:
+            fingerprint = {"teacher": cache_manifest.teacher_fingerprint(teacher), "options": {
+                "dtype": dtype, "top_k": top_k, "teacher_dtype": teacher_dtype}}
+            examples, first_batch = _on_disk(teacher_fn, checked, dtype, path, fingerprint)
+    except tf.errors.InvalidArgumentError as error:
+        raise data_checks.in_graph_error(error, None) or error from None
     return _pipeline(examples, batch_size or first_batch, shuffle, seed, drop_remainder)
 
 
@@ -203,6 +271,6 @@ def _to_float32(inputs, *rest):
     outputs = inputs[cached_format.TEACHER_OUTPUTS_KEY]
     inputs = dict(inputs)
     inputs[cached_format.TEACHER_OUTPUTS_KEY] = {
-        k: tf.cast(v, tf.float32) for k, v in outputs.items()
+        k: tf.cast(v, tf.float32) if v.dtype.is_floating else v for k, v in outputs.items()
     }
-    return (inputs, *rest)
+    return (inputs, *rest) if rest else inputs  # Unlabeled data stays a dict, not a 1-tuple.

@@ -348,13 +348,9 @@ class Distiller(
             breakdown = self._compute_loss(batch.labels, sample_weight, student_out, teacher_out,
                                            batch.mixed)
             scaled = self.optimizer.scale_loss(breakdown.total)
-        finite = tf.debugging.Assert(
-            tf.math.is_finite(breakdown.total),
-            [guards.NON_FINITE, self.optimizer.iterations, breakdown.total],
-        )
-        with tf.control_dependencies([finite]):
-            variables = self.trainable_variables
-            gradients = tape.gradient(scaled, variables)
+        variables = self.trainable_variables  # Loss, gradients, weights: finite, or stop.
+        gradients = guards.checked_gradients(tape.gradient(scaled, variables), variables,
+                                             breakdown.total, self.optimizer)
         self.optimizer.apply_gradients(zip(gradients, variables))
         self._update_trackers(breakdown.total, breakdown, total=breakdown.total)
         logs = self._metric_update(batch.x, batch.metric_labels, student_out[LOGITS],
@@ -384,14 +380,8 @@ class Distiller(
 
     # -------------------------------------------------------------------- fit
     def fit(self, x=None, y=None, *args, **kwargs):
-        """`keras.Model.fit`, with empty data and non-finite losses reported clearly."""
-        guards.check_not_empty(x, "x")
-        if kwargs.get("validation_data") is not None:
-            guards.check_not_empty(kwargs["validation_data"], "validation_data")
-        if self.jit_compile:
-            # XLA drops the in-graph assertion; check the logged loss after every batch instead.
-            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), guards.StopOnNonFiniteLoss()]
-        try:
-            return super().fit(x, y, *args, **kwargs)
-        except tf.errors.InvalidArgumentError as error:
-            raise guards.non_finite_error(error) from None
+        """`keras.Model.fit` on checked data (`guards.checked_fit`: labels, inputs, weights,
+        `epochs >= 1`; `non_finite_inputs="skip"` skips NaN/inf input batches), stopping
+        with a `FloatingPointError` naming the step if the loss, gradients or weights become
+        NaN/inf."""
+        return guards.checked_fit(super().fit, self, x, y, args, kwargs)

@@ -3,12 +3,17 @@
 In one process, `TeacherOutputs` remembers the cached dataset made for each training dataset, so
 every trial (and the final retraining) reuses one teacher pass. Across processes (keras-tuner's
 distributed mode, or several searches on one machine) the outputs go to a directory: the first
-process to arrive takes a lock file beside it (`<dir>.lock`, created with `O_EXCL`), runs the
-teacher and writes the directory atomically (temporary directory, then rename); every other
-process waits for the directory to appear and loads it. On several hosts the directory must be
+process to arrive takes a lock file beside it (`<dir>.lock`, created with `O_EXCL`, holding
+`<host>:<pid>` of its owner), runs the teacher and writes the directory atomically (temporary
+directory, then rename); every other process waits for the directory to appear and loads it. A
+lock whose owner is gone (same host, no such process: a crash, SIGKILL) is broken by the next
+process that waits on it. The directory is loaded only if its manifest's fingerprint says it
+was written for this teacher and these data (`keras_distill.data.cache_manifest`); another
+search's directory is an error, never reused silently. On several hosts the directory must be
 on a file system they all see (NFS, a mounted bucket); otherwise each host computes its own.
 """
 
+import contextlib
 import os
 import socket
 import time
@@ -34,18 +39,51 @@ def _first_batch_size(dataset):
     return int(tf.shape(tf.nest.flatten(batch)[0])[0])
 
 
+def _owner(lock):
+    """The `host:pid` a lock file holds, or `None` if it is gone or unreadable."""
+    try:
+        with open(lock, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def owner_is_gone(owner):
+    """Whether a lock owner `"host:pid"` is a process of this host that no longer runs.
+
+    Example:
+
+    >>> owner_is_gone(f"{socket.gethostname()}:{os.getpid()}"), owner_is_gone("elsewhere:1")
+    (False, False)
+    """
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # Another host's process cannot be seen from here.
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # It runs, as another user.
+        return False
+    return False
+
+
 def _wait_for(path, lock, timeout, poll):
-    """Waits until another process has written `path`; returns False if it gave up the lock."""
+    """Waits until another process has written `path`; returns False if it gave up the lock
+    (or the lock was broken because its owner is gone)."""
     deadline = time.monotonic() + timeout
     while not os.path.exists(path):
         if not os.path.exists(lock):
             return os.path.exists(path)
+        owner = _owner(lock)
+        if owner_is_gone(owner):
+            # The owner crashed: break its lock (only if it is still that owner's).
+            if _owner(lock) == owner:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(lock)
+            return False
         if time.monotonic() > deadline:
-            try:
-                with open(lock, encoding="utf-8") as f:
-                    owner = f.read().strip()
-            except OSError:
-                owner = "unknown"
+            owner = owner or "unknown"
             raise TimeoutError(
                 f"Waited {timeout:.0f}s for the teacher outputs at {path!r}, which process "
                 f"{owner!r} is writing (lock file {lock!r}). If that process is gone, delete the "
@@ -58,6 +96,9 @@ def _wait_for(path, lock, timeout, poll):
 def shared_teacher_outputs(teacher, dataset, path, *, shuffle=True, seed=None, timeout=600.0,
                            poll=0.2):
     """Returns `(cached_dataset, computed)`: loads `path`, or computes it if no one else is.
+
+    A `path` written for another teacher or other data is a `ValueError` (see the module
+    docstring), as is a corrupt or incomplete one.
 
     Args:
         teacher: The frozen teacher `keras.Model`.
@@ -91,7 +132,8 @@ def shared_teacher_outputs(teacher, dataset, path, *, shuffle=True, seed=None, t
         finally:
             os.remove(lock)
     batch_size = _first_batch_size(dataset)
-    return load_teacher_outputs(path, batch_size, shuffle=shuffle, seed=seed), False
+    return load_teacher_outputs(path, batch_size, shuffle=shuffle, seed=seed, teacher=teacher,
+                                dataset=dataset), False
 
 
 class TeacherOutputs:
