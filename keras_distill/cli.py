@@ -23,8 +23,10 @@ import signal
 import sys
 
 from keras_distill import config as config_lib
+from keras_distill import tensorflow_logs
 from keras_distill import workflow
 
+ALL = "all"  # `--verbose all`: Keras's one line per epoch and TensorFlow's log lines.
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, FileExistsError,
                PermissionError)
 
@@ -48,6 +50,11 @@ def _flag(parser, flag, help, **kwargs):
     if "{default}" in help:
         help = help.format(default=config_lib.RunConfig.default(parser.command, dest))
     parser.add_argument(flag, dest=dest, default=argparse.SUPPRESS, help=help, **kwargs)
+
+
+def verbosity(text):
+    """`--verbose`'s value: `"all"` or a Keras progress level."""
+    return ALL if text == ALL else int(text)
 
 
 def _data_flags(parser, output=True):
@@ -77,9 +84,12 @@ def _training_flags(parser):
     _flag(parser, "--learning-rate",
           "peak learning rate of Adam with cosine decay (default: {default})", type=float)
     _flag(parser, "--seed", "seed of weights and shuffling (default: {default})", type=int)
-    _flag(parser, "--verbose", "Keras progress: 0 silent, 1 progress bar, 2 one line per epoch "
-          "(default: a bar on a terminal, one line per epoch otherwise)", type=int,
-          choices=(0, 1, 2))
+    _flag(parser, "--verbose", "Keras progress: 0 silent, 1 progress bar, 2 one line per epoch; "
+          "all: 2 plus TensorFlow's own C++ log lines, hidden by default (those around .tflite "
+          "conversion and the LiteRT interpreter; the ones printed while TensorFlow is imported "
+          "need KERAS_DISTILL_TF_LOGS=1 in the environment) (default: a bar on a terminal, one "
+          "line per epoch otherwise)", type=verbosity, choices=(0, 1, 2, ALL),
+          metavar="{0,1,2,all}")
 
 
 def _student_flags(parser, distill=True):
@@ -115,7 +125,12 @@ def _augmentation_flags(parser):
 
 
 def _cache_flag(parser, help):
+    """The flags of how the teacher runs: once (cached) or every step, and in which dtype."""
     _flag(parser, "--cache-teacher", help, action=argparse.BooleanOptionalAction)
+    _flag(parser, "--teacher-dtype", "run the frozen teacher as a bfloat16 or float16 copy; the "
+          "student and the losses stay float32 (default: as given, float32). Pays on GPUs/TPUs "
+          "and CPUs with AMX; measure with benchmarks/throughput.py",
+          choices=config_lib.TEACHER_DTYPES)
 
 
 def _teacher_flags(parser):
@@ -351,6 +366,9 @@ def main(argv=None):
             _report(values["output"])
         else:
             file, overrides = values.pop("config"), values.pop("set")
+            if values.get("verbose") == ALL:
+                tensorflow_logs.show_logs()
+                values["verbose"] = 2
             COMMANDS[command](config_lib.RunConfig.resolve(command, file=file,
                                                            overrides=overrides, **values))
     except USER_ERRORS as error:

@@ -43,6 +43,22 @@ def silenced_stderr():
         os.close(devnull)
 
 
+def show_logs():
+    """Lets TensorFlow's C++ log lines through from now on (what `--verbose all` does).
+
+    It affects the blocks silenced per call (TFLite conversion, the LiteRT interpreter) in this
+    process and the processes it starts; the lines printed while TensorFlow was imported are
+    gone by then: set `KERAS_DISTILL_TF_LOGS=1` in the environment to see those too.
+
+    Example:
+
+    >>> show_logs(); os.environ[SHOW_LOGS]
+    '1'
+    >>> del os.environ[SHOW_LOGS]
+    """
+    os.environ[SHOW_LOGS] = "1"
+
+
 def import_tensorflow_quietly():
     """Imports TensorFlow and lists its devices inside `silenced_stderr()`; returns it.
 

@@ -71,9 +71,10 @@ def test_run_writes_its_own_directory_then_reuses_teacher(capsys, tmp_path):
     names = [row["name"] for row in report["rows"]]
     assert names[:3] == ["teacher", "scratch", "distilled"]
     for row in report["rows"][:3]:
-        for key in ("test_accuracy", "agreement", "params", "size_bytes", "latency_ms",
-                    "throughput", "compression", "speedup"):
+        for key in ("test_accuracy", "agreement", "params", "size_bytes", "litert_latency_ms",
+                    "latency_ms", "throughput", "compression", "speedup"):
             assert row[key] is not None, (row["name"], key)
+    assert report["rows"][2]["speedup_from"] == "LiteRT, batch 1, 1 thread"
     assert "gap_recovered" in report["summary"] and "gain" in report["summary"]
     assert os.path.isfile(os.path.join(first, "export", "saved_model", "1", "saved_model.pb"))
     assert report["meta"]["published"] == {"version": 1, "path": str(base / "1")}
@@ -341,3 +342,21 @@ def test_an_interrupted_run_leaves_earlier_runs_and_nothing_half_written(tmp_pat
     assert "Traceback" not in err
     # The cached teacher was complete before the interrupt; no run directory, no `latest`.
     assert sorted(os.listdir(output)) == ["teachers"]
+
+
+@pytest.mark.parametrize("value, level, logs", [("all", 2, "1"), ("1", 1, "0")])
+def test_verbose_all_adds_tensorflow_logs_to_one_line_per_epoch(capfd, monkeypatch, tmp_path,
+                                                                 value, level, logs):
+    from keras_distill import tensorflow_logs
+
+    monkeypatch.setenv(tensorflow_logs.SHOW_LOGS, "0")  # Restored after the test.
+    seen = []
+    monkeypatch.setitem(cli.COMMANDS, "run", seen.append)
+    argv = ["run", "--output", str(tmp_path)]
+    status, _, err = _main(capfd, *argv, "--verbose", value)
+    assert status == 0, err
+    assert seen[0].verbose == level and os.environ[tensorflow_logs.SHOW_LOGS] == logs
+    with tensorflow_logs.silenced_stderr():  # Silenced unless the logs were asked for.
+        os.write(2, b"a TensorFlow line\n")
+    assert ("a TensorFlow line" in capfd.readouterr().err) == (value == "all")
+    assert _main(capfd, *argv, "--verbose", "3")[0] == 2

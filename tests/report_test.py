@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from keras_distill import report as report_lib
+from keras_distill.report import litert
 from keras_distill.report import measure
 from keras_distill.report import plot as report_plot
 
@@ -136,8 +137,8 @@ def test_compare_measures_accuracy_and_agreement_against_numpy(tmp_path):
     # Each timed call is part of the run: 5 calls at batch 1 and 2 calls on a batch of 32.
     assert math.isfinite(row["latency_ms"]) and 5 * row["latency_ms"] / 1000 < elapsed
     assert math.isfinite(row["throughput"]) and 2 * 32 / row["throughput"] < elapsed
-    assert row["speedup"] == pytest.approx(report.row("teacher")["latency_ms"]
-                                           / row["latency_ms"])
+    assert row["speedup"] == pytest.approx(report.row("teacher")["litert_latency_ms"]
+                                           / row["litert_latency_ms"])
     assert "predictions" not in row
 
 
@@ -183,26 +184,114 @@ def test_the_verdict_uses_the_paired_noise_of_the_same_test_examples():
     assert "paired, one standard error: 0.6 points" in summary["text"]
 
 
-@pytest.mark.parametrize("scratch, distilled", [(0.947, 0.947), (0.947, 0.951), (0.60, 0.93)])
-def test_picture_labels_never_overlap(scratch, distilled):
-    import matplotlib
+def _litert_rows(**accuracies):
+    rows = _rows(**accuracies)
+    for row, litert_ms in zip(rows, (0.6, 0.04, 0.04)):
+        row["litert_latency_ms"] = litert_ms
+    return rows
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
 
+def test_speedup_is_measured_with_litert_and_says_so():
+    report = report_lib.Report(_litert_rows())
+    distilled = report.row("distilled")
+    assert distilled["speedup"] == pytest.approx(0.6 / 0.04)
+    assert distilled["speedup_from"] == "LiteRT, batch 1, 1 thread"
+    assert "15.00x faster (LiteRT, batch 1, 1 thread)" in report.summary["text"]
+    table = report.table()
+    assert "LiteRT b=1" in table.splitlines()[0] and "call b=1" in table.splitlines()[0]
+    assert "(LiteRT, batch 1, 1 thread)" in report.to_markdown()
+    assert "15.0x faster (LiteRT)" in report_plot._title(report)
+
+
+def test_a_model_that_does_not_convert_falls_back_to_keras_latency():
+    rows = _litert_rows()
+    rows[0].update(litert_latency_ms=None, litert_note="no LiteRT latency: did not convert")
+    report = report_lib.Report(rows)
+    assert report.row("distilled")["speedup"] == pytest.approx(0.8 / 0.25)
+    assert "(Keras call, batch 1)" in report.summary["text"]
+    assert "teacher: no LiteRT latency: did not convert" in report.table()
+    assert report_plot._latency_axis(report.rows)[0] == "latency_ms"
+
+
+def test_an_old_report_without_litert_still_loads_and_renders(tmp_path):
+    old = {"rows": _rows(), "summary": {}, "histories": {"scratch": {"val_accuracy": [0.5]}},
+           "meta": {}}
+    (tmp_path / "report.json").write_text(json.dumps(old))
+    report = report_lib.Report.load(str(tmp_path))
+    assert report.row("distilled")["speedup"] == pytest.approx(0.8 / 0.25)
+    assert "-" in report.table().splitlines()[2]  # No LiteRT latency: a dash.
+    report.write(str(tmp_path))
+    assert (tmp_path / "report.png").stat().st_size > 0
+
+
+def test_compare_times_each_model_with_litert():
+    x = np.random.default_rng(0).normal(size=(16, 5)).astype("float32")
+    teacher = keras.Sequential([keras.Input((5,)), keras.layers.Dense(64, "relu"),
+                                keras.layers.Dense(3)])
+    student = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
+    ds = tf.data.Dataset.from_tensor_slices((x, np.zeros(16, "int64"))).batch(8)
+    report = report_lib.compare({"teacher": teacher, "distilled": student}, ds,
+                                latency_runs=4, throughput_runs=1, throughput_batch=8)
+    for row in report.rows:
+        assert math.isfinite(row["litert_latency_ms"]) and "litert_note" not in row
+    assert report.row("distilled")["speedup_from"] == "LiteRT, batch 1, 1 thread"
+
+
+def test_a_model_litert_cannot_run_gets_a_note_not_an_error():
+    class Opaque(keras.Model):  # Subclassed and never built: its inputs cannot be read.
+        def call(self, x):
+            return x
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    (fine, none), (missing, note) = litert.litert_latencies([model, Opaque()], runs=2,
+                                                            warmup=1, rounds=1)
+    assert math.isfinite(fine) and none is None
+    assert missing is None and note.startswith("no LiteRT latency: the model did not convert")
+
+
+def _label_boxes(fig):
+    renderer = fig.canvas.get_renderer()
+    return [t.get_window_extent(renderer) for t in fig.axes[0].texts
+            if t.get_gid() == report_plot.LABEL_GID]
+
+
+@pytest.mark.parametrize("litert_ms, scratch, distilled", [
+    (None, 0.947, 0.947), (None, 0.947, 0.951), (0.04, 0.71, 0.71), (0.04, 0.60, 0.93)])
+def test_labels_never_overlap_when_points_coincide(litert_ms, scratch, distilled):
     rows = _rows(teacher=0.984, scratch=scratch, distilled=distilled)
-    rows[2]["latency_ms"] = rows[1]["latency_ms"]  # The two students at the same point.
-    fig, ax = plt.subplots(figsize=(6.5, 5.2), dpi=110)
-    try:
-        report_plot._scatter(ax, report_lib.Report(rows))
-        fig.canvas.draw()
-        renderer = fig.canvas.get_renderer()
-        # The text's own box (an annotation's would include its leader line).
-        boxes = [matplotlib.text.Text.get_window_extent(text, renderer) for text in ax.texts
-                 if "\n" in text.get_text() and "distillation" not in text.get_text()]
-        assert len(boxes) == 3
-        for i, a in enumerate(boxes):
-            for b in boxes[i + 1:]:
-                assert not a.overlaps(b), (a, b)
-    finally:
-        plt.close(fig)
+    rows[1]["latency_ms"] = rows[2]["latency_ms"]  # The two students at the same point.
+    if litert_ms:
+        for row, ms in zip(rows, (0.05, litert_ms, litert_ms)):  # The teacher nearby, too.
+            row["litert_latency_ms"] = ms
+    fig = report_plot.figure(report_lib.Report(rows))
+    boxes = _label_boxes(fig)
+    assert len(boxes) == 4  # Three models and the distillation arrow's label.
+    for i, first in enumerate(boxes):
+        for second in boxes[i + 1:]:
+            assert not first.overlaps(second), (first, second)
+    x_label = fig.axes[0].get_xlabel()
+    assert ("LiteRT" in x_label) == bool(litert_ms)
+
+
+def test_spread_keeps_order_gap_and_bounds():
+    values = [5.0, 5.0, 5.0, 20.0, 21.0]
+    placed = report_plot._spread(values, 2.0, low=0.0, high=30.0)
+    ordered = sorted(placed)
+    assert all(b - a >= 2.0 - 1e-9 for a, b in zip(ordered, ordered[1:]))
+    assert placed[:3] == pytest.approx([3.0, 5.0, 7.0])  # Centred on their common anchor.
+    assert placed[3] < placed[4] and min(placed) >= 0.0
+    assert report_plot._spread([0.0, 0.0], 2.0, low=0.0) == [0.0, 2.0]
+
+
+def test_curves_mark_the_selected_epoch():
+    histories = {"distilled": {"accuracy": [0.5, 0.6, 0.7], "val_accuracy": [0.4, 0.72, 0.7],
+                               "best_epoch": 1}}
+    report = report_lib.Report(_rows(), histories=histories,
+                               meta={"curves_split": "validation"})
+    curves = report_plot.figure(report).axes[1]
+    dots = [line for line in curves.lines if line.get_marker() == "o" and len(line.get_xdata())]
+    assert len(dots) == 1
+    assert (dots[0].get_xdata()[0], dots[0].get_ydata()[0]) == (2, pytest.approx(72.0))
+    assert "selected epoch" in curves.get_title()
+    assert "validation accuracy" in curves.get_title()
+    assert any("selected epoch" in t.get_text() for t in curves.get_legend().get_texts())

@@ -101,6 +101,10 @@ def test_raw_uint8_into_the_artifacts_scores_what_the_keras_student_scores(tmp_p
     rows = {row["name"]: row for row in report.rows}
     assert rows["distilled (SavedModel)"]["test_accuracy"] == pytest.approx(saved_model_accuracy)
     assert rows["distilled (.tflite float32)"]["test_accuracy"] == pytest.approx(tflite_accuracy)
+    # Timed by LiteRT: the report's LiteRT column, not the Keras-call one.
+    assert rows["distilled (.tflite float32)"]["litert_latency_ms"] == (
+        records["tflite"]["latency_ms_batch1"])
+    assert "litert_latency_ms" not in rows["distilled (SavedModel)"]
     assert "raw uint8 inputs [28, 28, 1]" in rows["distilled (SavedModel)"]["note"]
     assert records["saved_model"]["keras_accuracy"] == pytest.approx(expected)
     assert records["saved_model"]["agreement"] == 1.0

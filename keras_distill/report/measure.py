@@ -1,17 +1,19 @@
 """Measuring one model or several: test accuracy, agreement, size on disk, CPU latency, throughput.
 
-Latency and throughput are timed on the CPU with the calls of all models interleaved, so a burst
-of load from another process slows every model alike.
+Latency is timed twice at batch 1: as deployed (a float32 `.tflite` run by LiteRT on one thread,
+`litert.py`) and as a Keras call; throughput as Keras calls on a large batch. Each is timed with
+the calls of all models interleaved, so a burst of load from another process slows every model
+alike.
 """
 
 import os
-import statistics
 import tempfile
-import time
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from keras_distill.report import timing
 
 TEACHER = "teacher"
 
@@ -71,18 +73,7 @@ def time_models(models, input_shape, *, batch_size=1, runs=200, warmup=10, round
     """
     with tf.device("/CPU:0"):
         calls = [_call_fn(model, batch_size, input_shape) for model in models]
-        for call in calls:
-            for _ in range(warmup):
-                call()
-        times = [[] for _ in calls]
-        per_round = max(1, -(-runs // max(1, rounds)))
-        for _ in range(max(1, rounds)):
-            for call, record in zip(calls, times):
-                for _ in range(per_round):
-                    start = time.perf_counter()
-                    call()
-                    record.append(time.perf_counter() - start)
-    return [statistics.median(t) for t in times]
+        return timing.time_interleaved(calls, runs=runs, warmup=warmup, rounds=rounds)
 
 
 def _input_shape(model, test_batches):
@@ -113,12 +104,21 @@ def accuracy_row(model, test_batches, name, role, teacher_predictions):
 
 
 def add_timings(rows, models, test_batches, latency_runs=200, throughput_batch=1024,
-                 throughput_runs=20):
+                throughput_runs=20, litert=True):
+    """Adds `latency_ms`, `throughput` and (with `litert`) `litert_latency_ms` to each row."""
     shapes = {_input_shape(m, test_batches) for m in models}
     if len(shapes) != 1:
         raise ValueError(f"The models take different input shapes {sorted(shapes)}; expected "
                          "models of the same dataset.")
     shape = shapes.pop()
+    if litert:
+        from keras_distill.report import litert as litert_lib
+
+        for row, (latency, note) in zip(rows, litert_lib.litert_latencies(
+                models, runs=latency_runs)):
+            row["litert_latency_ms"] = latency
+            if note:
+                row["litert_note"] = note
     latencies = time_models(models, shape, runs=latency_runs)
     batch_times = time_models(models, shape, batch_size=throughput_batch, runs=throughput_runs,
                               warmup=2, rounds=min(5, throughput_runs))
@@ -140,12 +140,14 @@ def measure_model(model, test_batches, *, name, role=None, teacher_predictions=N
         teacher_predictions: The teacher's top-1 predictions on the same test batches, for the
             agreement. Defaults to `None`: no agreement (the teacher's own row is 100%).
         **timing_kwargs: `latency_runs` (timed calls at batch 1, default 200),
-            `throughput_batch` (default 1024) and `throughput_runs` (default 20).
+            `throughput_batch` (default 1024), `throughput_runs` (default 20) and `litert`
+            (also convert to a float32 `.tflite` and time it with LiteRT, default `True`).
 
     Returns:
         A dict row: `name`, `role`, `test_accuracy`, `test_examples`, `agreement`, `params`,
-        `size_bytes`, `latency_ms` (median, batch 1), `throughput` (examples/s),
-        `predictions` (top-1, a NumPy array).
+        `size_bytes`, `litert_latency_ms` (median, LiteRT, batch 1, one thread; `None` with a
+        `litert_note` when the model does not convert), `latency_ms` (median Keras call,
+        batch 1), `throughput` (examples/s), `predictions` (top-1, a NumPy array).
     """
     row = accuracy_row(model, test_batches, name, role or name, teacher_predictions)
     return add_timings([row], [model], test_batches, **timing_kwargs)[0]

@@ -135,10 +135,11 @@ def export_artifacts(student, data, base_dir, report, config, *, log=print):
             note += (f"; top-1 agreement with the Keras student {record['agreement']:.1%}"
                      + (f", accuracy change {100 * record['accuracy_change']:+.2f} points"
                         if record.get("accuracy_change") is not None else ""))
+        latency = "litert_latency_ms" if record.get("format") == "tflite" else "latency_ms"
         report.add_row(f"distilled ({ARTIFACT_NAMES.get(key, key)})", role="artifact",
                        path=record["path"], size_bytes=record["size_bytes"],
-                       latency_ms=record.get("latency_ms_batch1"),
-                       test_accuracy=record.get("accuracy"), note=note)
+                       test_accuracy=record.get("accuracy"), note=note,
+                       **{latency: record.get("latency_ms_batch1")})
         log(f"export: {ARTIFACT_NAMES.get(key, key)} written to {record['path']}")
     return records
 

@@ -71,7 +71,8 @@ def run(config=None, *, log=print, measure_kwargs=None, **values):
             io.save_model(teacher, os.path.join(directory, setup.TEACHER_FILE))
         io.save_model(scratch, os.path.join(directory, setup.SCRATCH_FILE))
         io.save_model(distilled, os.path.join(directory, setup.STUDENT_FILE))
-        log("evaluating: accuracy, agreement, size, CPU latency (batch 1) and throughput")
+        log("evaluating: accuracy, agreement, size, LiteRT and Keras-call latency (batch 1), "
+        "throughput")
         histories = {"teacher": teacher_history, "scratch": scratch_history,
                      "distilled": distilled_history}
         meta = {"config": _report_config(config, strategy, teacher_path),
