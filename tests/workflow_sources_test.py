@@ -43,7 +43,7 @@ def test_image_folder_keeps_class_names_and_serves_raw_pixels(capsys, tmp_path):
     folder = _images(tmp_path / "photos")
     out = _run(capsys, "run", "--dataset", str(folder), "--output", str(tmp_path / "out"),
                *TINY)
-    assert "data: photos, 48 train, 12 test" in out
+    assert "data: photos, 38 train, 12 test, 10 validation" in out
     report = json.load(open(tmp_path / "out" / "latest" / "report.json"))
     assert report["meta"]["dataset"]["class_names"] == ["class_0", "class_1", "class_2"]
     assert report["meta"]["dataset"]["test_split"]["held_out"] is True
@@ -59,7 +59,7 @@ def test_npz_with_unlabeled_inputs_and_a_csv(capsys, tmp_path):
     np.savez(tmp_path / "table.npz", x=x, y=y, x_unlabeled=rng.normal(size=(50, 6)))
     out = _run(capsys, "run", "--dataset", str(tmp_path / "table.npz"), "--output",
                str(tmp_path / "a"), "--no-export", "--student", "mlp", *TINY)
-    assert "data: table, 160 train, 40 test, 50 transfer" in out
+    assert "data: table, 128 train, 40 test, 32 validation, 50 transfer" in out
     assert "50 unlabeled transfer examples" in out
     with open(tmp_path / "table.csv", "w", newline="") as f:
         writer = csv.writer(f)

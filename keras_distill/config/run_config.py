@@ -248,7 +248,7 @@ class RunConfig:
         Example:
 
         >>> RunConfig.default("tune", "epochs"), RunConfig.default("run", "epochs")
-        (5, 30)
+        (5, 100)
         """
         return _default_of(command, _keys(command)[name])
 
