@@ -2,7 +2,11 @@
 
 Both searches run in this one process on the same data, teacher, student family and trial
 budget; only `DistillerHyperModel(cache=...)` differs. The teacher has ~20x the student's
-forward FLOPs. Prints the wall time of each search and the cached / online ratio (target <= 0.3).
+forward FLOPs. Prints the wall time of each search and the cached / online ratio (target <= 0.3),
+and the floor of a cached search on this machine: one teacher pass plus the student's own
+training (every trial's epochs as a plain `student.fit`), against which the cached search's
+remaining per-trial overhead shows. Trials of one structure train on one traced distiller
+(`keras_distill.tuning.trial_runner`), so no trial after the first retraces.
 
     python benchmarks/tuning.py [--trials 8] [--epochs 3] [--samples 20000] [--batch-size 256]
 
@@ -51,6 +55,21 @@ def forward_flops(model):
             positions = int(np.prod(layer.output.shape[1:-1])) if len(layer.output.shape) > 2 else 1
             total += 2 * int(np.prod(kernel)) * positions
     return total
+
+
+def plain_epoch_seconds(train, val, rounds=3):
+    """The fastest of `rounds` epochs (validation included) of the student alone."""
+    student = student_model()
+    student.compile(keras.optimizers.Adam(3e-3),
+                    keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                    metrics=["sparse_categorical_accuracy"])
+    student.fit(train, validation_data=val, epochs=1, verbose=0)  # Tracing is not measured.
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        student.fit(train, validation_data=val, epochs=1, verbose=0)
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def run_search(teacher, cache, train, val, trials, epochs, seed):
@@ -109,6 +128,16 @@ def main(argv=None):
               f"(alpha={values['alpha']:.3f}, T={values['temperature']:.2f})")
     print(f"cached / online wall time: {results['cached'] / results['online']:.2f} "
           "(target <= 0.3)")
+    # What no search can go below: one teacher pass and the student's own training, every
+    # trial's epochs (with their validation) as plain `student.fit`.
+    start = time.perf_counter()
+    kd.cache_teacher_outputs(teacher, train)
+    teacher_pass = time.perf_counter() - start
+    epoch = plain_epoch_seconds(train, val)
+    floor = teacher_pass + args.trials * args.epochs * epoch
+    print(f"floor: one teacher pass {teacher_pass:.1f} s + {args.trials * args.epochs} plain "
+          f"student epochs x {epoch:.2f} s = {floor:.1f} s; cached search / floor "
+          f"{results['cached'] / floor:.2f}; floor / online {floor / results['online']:.2f}")
 
 
 if __name__ == "__main__":

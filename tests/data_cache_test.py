@@ -1,6 +1,7 @@
 """Teacher outputs cached once: same loss as online, teacher never called in fit, reshuffles."""
 
 import os
+import time
 
 import keras
 import numpy as np
@@ -235,6 +236,10 @@ def test_staging_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_path):
     writer = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, path],
                               stdout=subprocess.PIPE, text=True)
     assert writer.stdout.readline().strip() == "WRITING"
+    for _ in range(600):  # The source is read ahead of the write: wait for the staging folder.
+        if os.listdir(tmp_path):
+            break
+        time.sleep(0.1)
     writer.send_signal(signal.SIGKILL)
     writer.wait()
     left = os.listdir(tmp_path)

@@ -465,3 +465,30 @@ def test_non_finite_loss_stops_training_under_xla_too():
         "sgd", student_loss_fn=SCCE, jit_compile=True)
     with pytest.raises(FloatingPointError, match="loss was nan at training step 3"):
         distiller.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+
+
+def test_streamed_checks_run_once_per_dataset_and_name_the_bad_batch():
+    teacher, student = helpers.mlp(seed=1), helpers.mlp(hidden=(), seed=2)
+    x, y = helpers.data()
+    reads = []
+
+    def count(index):
+        reads.append(int(index))
+        return index
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16).enumerate().map(
+        lambda i, batch: (tf.py_function(count, [i], tf.int64), batch)).map(lambda i, b: b)
+    distiller = kd.Distiller(student=student, teacher=teacher).compile(
+        keras.optimizers.SGD(0.0), student_loss_fn=SCCE)
+    distiller.fit(ds, epochs=1, verbose=0)
+    first_fit = list(reads)
+    del reads[:]
+    distiller.fit(ds, epochs=1, verbose=0)
+    # The first fit also read the first batch on the host; the second reuses the checked
+    # dataset: its four batches, each read once.
+    assert len(first_fit) > 4 and reads == [0, 1, 2, 3]
+
+    x[20, 1] = np.nan  # Batch 2.
+    bad = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    with pytest.raises(ValueError, match="x holding nan in batch 2"):
+        distiller.fit(bad, epochs=1, verbose=0)

@@ -356,3 +356,58 @@ def test_distributed_chief_and_worker_share_one_teacher_pass(tmp_path):
     assert chief["passes"] + worker["passes"] == 1
     assert os.path.isdir(tmp_path / "teacher_outputs")
     assert (tmp_path / "report" / "tuning_results.txt").exists()
+
+
+def fixed_student():
+    return keras.Sequential([keras.Input((FEATURES,)), keras.layers.Dense(4, "relu"),
+                             keras.layers.Dense(CLASSES)])
+
+
+def fixed_hp(alpha, temperature):
+    hp = kt.HyperParameters()
+    hp.values.update(alpha=alpha, temperature=temperature)
+    return hp
+
+
+def test_trials_share_one_traced_distiller_and_train_as_their_own_model(teacher):
+    x, y = data()
+    fit = dict(epochs=2, batch_size=BATCH, shuffle=False, verbose=0)
+    hm = tuning.DistillerHyperModel(teacher, fixed_student(), cache=False,
+                                    optimizer=keras.optimizers.Adam(1e-2))
+    earlier = fixed_hp(0.9, 8.0)  # A trial before: its optimizer steps and alpha/T are undone.
+    hm.fit(earlier, hm.build(earlier), x, y, **fit)
+    (runner,) = [r.distiller for r in hm._runner.runners.values()]
+    train_function = runner.train_function
+
+    hp = fixed_hp(0.3, 2.0)
+    trial, twin = hm.build(hp), hm.build(hp)
+    twin.student.set_weights(trial.student.get_weights())
+    history = hm.fit(hp, trial, x, y, **fit)
+    twin_history = twin.fit(x, y, **fit)  # The same trial on its own fresh model.
+
+    assert len(hm._runner.runners) == 1 and runner.train_function is train_function
+    assert (float(runner.alpha), float(runner.temperature)) == (0.3, 2.0)
+    for ours, alone in zip(trial.student.get_weights(), twin.student.get_weights()):
+        np.testing.assert_allclose(ours, alone, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(history.history["loss"], twin_history.history["loss"], rtol=1e-5)
+
+
+def test_trials_of_other_structures_get_their_own_runner_or_none(teacher, tmp_path):
+    from keras_distill import augment
+    from keras_distill.tuning import trial_runner
+
+    x, y = data()
+    hm = tuning.DistillerHyperModel(teacher, build_student, cache=False)
+    for units in (2, 4, 2):
+        hp = kt.HyperParameters()
+        hp.values.update(alpha=0.5, temperature=2.0, units=units)
+        hm.fit(hp, hm.build(hp), x, y, epochs=1, batch_size=BATCH, verbose=0)
+    assert len(hm._runner.runners) == 2  # One per student width.
+
+    augmented = tuning.DistillerHyperModel(teacher, fixed_student(), cache=False,
+                                           augmentation=augment.RandomScale(0.1, seed=0))
+    hp = fixed_hp(0.5, 2.0)
+    model = augmented.build(hp)
+    assert trial_runner.structure(model) is None
+    augmented.fit(hp, model, x, y, epochs=1, batch_size=BATCH, verbose=0)
+    assert augmented._runner.runners == {} and model.optimizer.iterations.numpy() > 0

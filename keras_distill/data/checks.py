@@ -282,15 +282,43 @@ def _first(values, bad):
     return tf.boolean_mask(tf.reshape(values, [-1]), tf.reshape(bad, [-1]))[:1]
 
 
-def _assert(bad, kind, index, values):
-    return tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)),
-                               [MARKER, kind, index, _first(values, bad)])
+def _assert(any_bad, bad, kind, index, values):
+    """An op failing, when `any_bad`, with `kind`, the batch and the first value of `values`
+    where `bad()` (called only then: a good batch costs the `any_bad` reduction alone)."""
+    def fail():
+        failed = tf.debugging.Assert(False, [MARKER, kind, index, _first(values, bad())])
+        with tf.control_dependencies([failed]):
+            return tf.constant(False)
+
+    return tf.cond(any_bad, fail, lambda: tf.constant(True))
 
 
-def _finite_inputs(x):
-    checks = [tf.reduce_all(tf.math.is_finite(v)) for v in tf.nest.flatten(x)
-              if isinstance(v, tf.Tensor) and (v.dtype.is_floating or v.dtype.is_complex)]
-    return tf.reduce_all(checks) if checks else tf.constant(True)
+def all_finite(tensors):
+    """A scalar bool tensor: whether every float tensor of the structure `tensors` is finite.
+
+    The common case costs one sum per tensor (NaN and inf propagate through a sum); only a
+    non-finite sum, which huge finite values can also give, pays for the exact element check.
+
+    Example:
+
+    >>> import numpy as np
+    >>> [bool(all_finite([np.ones(3, "float32"), x])) for x in
+    ...  (np.float32([1e38, 1e38]), np.float32([1.0, np.nan]))]
+    [True, False]
+    """
+    values = [tf.convert_to_tensor(getattr(t, "values", t)) for t in tf.nest.flatten(tensors)
+              if t is not None]
+    values = [v for v in values if v.dtype.is_floating]
+    if not values:
+        return tf.constant(True)
+    # In float32, where half precision's largest values cannot overflow.
+    total = tf.add_n([tf.reduce_sum(v if v.dtype == tf.float32 else tf.cast(v, tf.float32))
+                      for v in values])
+
+    def exact():
+        return tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in values]))
+
+    return tf.cond(tf.math.is_finite(total), lambda: tf.constant(True), exact)
 
 
 def _graph_checks(index, element, spec):
@@ -298,17 +326,19 @@ def _graph_checks(index, element, spec):
     checks = []
     for value in tf.nest.flatten(x):
         if isinstance(value, tf.Tensor) and value.dtype.is_floating:
-            checks.append(_assert(~tf.math.is_finite(value), "inputs", index, value))
+            checks.append(_assert(~all_finite(value), lambda v=value: ~tf.math.is_finite(v),
+                                  "inputs", index, value))
     if isinstance(y, tf.Tensor) and (y.dtype.is_floating or y.dtype.is_integer):
         labels = tf.cast(y, tf.float64)
         bad = ~tf.math.is_finite(labels)
         if spec is not None and _is_sparse(y.shape.rank, y.shape[-1] if y.shape.rank else None,
                                            spec):
             bad |= (labels >= spec.classes) | (labels != tf.round(labels))
-        checks.append(_assert(bad, "labels", index, y))
+        checks.append(_assert(tf.reduce_any(bad), lambda: bad, "labels", index, y))
     if isinstance(sample_weight, tf.Tensor):
         weights = tf.cast(sample_weight, tf.float64)
-        checks.append(_assert(~tf.math.is_finite(weights) | (weights < 0), "sample_weight",
+        bad_weights = ~tf.math.is_finite(weights) | (weights < 0)
+        checks.append(_assert(tf.reduce_any(bad_weights), lambda: bad_weights, "sample_weight",
                               index, sample_weight))
     with tf.control_dependencies(checks):
         return tf.nest.map_structure(tf.identity, element)
@@ -334,14 +364,17 @@ def checked_dataset(dataset, spec, non_finite="raise", counter=None):
         def keep(*element):
             x, _, _ = keras.utils.unpack_x_y_sample_weight(
                 element if len(element) > 1 else element[0])
-            finite = _finite_inputs(x)
+            finite = all_finite(x)
             if counter is None:
                 return finite
             return tf.cond(finite, lambda: finite,
                            lambda: tf.logical_and(counter.assign_add(1) < 0, finite))
 
         dataset = dataset.filter(keep)
-    return dataset.enumerate().map(lambda index, element: _graph_checks(index, element, spec))
+    # In parallel and prefetched: the checks run beside the train step, not before it.
+    checked = dataset.enumerate().map(lambda index, element: _graph_checks(index, element, spec),
+                                      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return checked.prefetch(tf.data.AUTOTUNE)
 
 
 def in_graph_error(error, spec):

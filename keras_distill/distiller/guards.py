@@ -22,12 +22,6 @@ from keras_distill.data import checks as data_checks
 NON_FINITE = "keras_distill: the training loss became non-finite at optimizer step"
 
 
-def _all_finite(tensors):
-    flags = [tf.reduce_all(tf.math.is_finite(getattr(t, "values", t))) for t in tensors
-             if t is not None and tf.as_dtype(t.dtype).is_floating]
-    return tf.reduce_all(tf.stack(flags)) if flags else tf.constant(True)
-
-
 def _identity(gradient):
     if isinstance(gradient, tf.IndexedSlices):
         return tf.IndexedSlices(tf.identity(gradient.values), gradient.indices,
@@ -52,8 +46,8 @@ def checked_gradients(gradients, variables, loss, optimizer):
     """
     grads_ok = tf.constant(True)
     if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        grads_ok = _all_finite(gradients)
-    weights_ok = _all_finite(variables)
+        grads_ok = data_checks.all_finite(gradients)
+    weights_ok = data_checks.all_finite(variables)
     check = tf.debugging.Assert(
         tf.math.is_finite(loss) & grads_ok & weights_ok,
         [NON_FINITE, optimizer.iterations, loss, "gradients", tf.cast(grads_ok, tf.int32),
@@ -94,7 +88,7 @@ def non_finite_error(error):
 
 
 def _weights_finite(model):
-    return bool(_all_finite(model.trainable_variables).numpy())
+    return bool(data_checks.all_finite(model.trainable_variables).numpy())
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
@@ -143,14 +137,28 @@ def check_not_empty(data, name):
         )
 
 
+# A dataset keeps its checked forms, by spec, on itself (a cycle the garbage collector frees
+# with it): repeated `fit` calls on the same dataset (one per tuning trial, or per epoch) then
+# neither re-read its first batch on the host nor retrace the checks. Datasets are immutable,
+# so a checked form stays right.
+_CHECKED = "_keras_distill_checked"
+
+
 def _checked_data(data, spec, alpha, non_finite="raise", counter=None):
     """Checks `data` (a dataset: its first batch now, every batch in the graph)."""
     if not isinstance(data, tf.data.Dataset):
         return data
+    key = (spec, alpha is not None and alpha > 0, non_finite)
+    known = getattr(data, _CHECKED, {})
+    if counter is None and key in known:
+        return known[key]
     first = next(iter(data.take(1)), None)
     if first is not None:
         data_checks.check_batch(first, spec, alpha=alpha)
-    return data_checks.checked_dataset(data, spec, non_finite, counter)
+    checked = data_checks.checked_dataset(data, spec, non_finite, counter)
+    if counter is None:  # A skip counter belongs to one `fit` call.
+        setattr(data, _CHECKED, {**known, key: checked})
+    return checked
 
 
 def _is_arrays(x):

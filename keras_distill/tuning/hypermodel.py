@@ -13,6 +13,7 @@ from keras_distill import distiller as distiller_lib
 from keras_distill import teacher as teacher_lib
 from keras_distill.tuning import ranges
 from keras_distill.tuning import teacher_cache
+from keras_distill.tuning import trial_runner
 from keras_distill.tuning.ranges import check_range
 
 ALPHA = "alpha"
@@ -185,6 +186,7 @@ class DistillerHyperModel(kt.HyperModel):
         self.cache = cache
         self.augmentation = augmentation
         self._teacher_outputs = teacher_cache.TeacherOutputs(self.teacher, cache)
+        self._runner = trial_runner.TrialRunner()
 
     # ------------------------------------------------------------ objective
     @property
@@ -320,7 +322,9 @@ class DistillerHyperModel(kt.HyperModel):
                     cached_validation=teacher_cache.is_cached(validation_data),
                 )
         x, y, kwargs = self.prepare(x, y, **kwargs)
-        return model.fit(x, y, validation_data=validation_data, callbacks=callbacks, **kwargs)
+        # Trials of one structure reuse one traced distiller (`trial_runner`).
+        return self._runner.fit(model, self.build, hp, x, y, validation_data=validation_data,
+                                callbacks=callbacks, **kwargs)
 
     def prepare(self, x, y=None, **kwargs):
         """Returns `(x, y, fit_kwargs)` with the teacher's outputs attached (unless online)."""
