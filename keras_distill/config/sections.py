@@ -3,7 +3,7 @@
 Example:
 
 >>> DistillConfig(alpha=0.3).temperature
-4.0
+2.0
 >>> DistillConfig(temperature=0)
 Traceback (most recent call last):
 ...
@@ -220,7 +220,7 @@ class DistillConfig:
     Args:
         alpha: Weight of the hard-label loss, in [0, 1]. Defaults to `0.5` (the default recipe,
             `keras_distill.workflow.recipe`).
-        temperature: Softmax temperature, > 0. Defaults to `4.0`.
+        temperature: Softmax temperature, > 0. Defaults to `2.0` (the default recipe).
         augment: Train the reference teacher and both students under the data's
             label-preserving augmentation (`recipe.augmentation_for`), the teacher seeing the
             distilled student's view. Defaults to `True`.
@@ -236,7 +236,7 @@ class DistillConfig:
     """
 
     alpha: float = 0.5
-    temperature: float = 4.0
+    temperature: float = 2.0
     augment: bool = True
     mixup: float = 0.0
     cache_teacher: bool = False

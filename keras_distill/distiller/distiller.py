@@ -30,6 +30,8 @@ from keras_distill.distiller import state
 from keras_distill.distiller import terms as distiller_terms
 from keras_distill.losses import terms as terms_lib
 
+PADDING_MASK = "padding_mask"  # keras-hub's name for the mask of token inputs.
+
 
 @keras.saving.register_keras_serializable(package="keras_distill")
 class Distiller(
@@ -318,11 +320,16 @@ class Distiller(
         return self.student(inputs, training=training)
 
     # ------------------------------------------------------------------ loss
-    def _compute_loss(self, y, sample_weight, student_out, teacher_out, mixed=False):
+    def _compute_loss(self, y, sample_weight, student_out, teacher_out, mixed=False,
+                      inputs=None):
         """This replica's `loss_lib.LossBreakdown` of the global batch (see `loss.py`); mixed
-        labels take the soft-label form of the student loss."""
+        labels take the soft-label form of the student loss. Per-position logits without a
+        Keras mask take the `"padding_mask"` of dict inputs (keras-hub's) as theirs."""
         outputs = student_out[LOGITS]
         masks = [getattr(head, "_keras_mask", None) for head in keras.tree.flatten(outputs)]
+        padding = inputs.get(PADDING_MASK) if isinstance(inputs, dict) else None
+        if padding is not None and masks == [None] and len(outputs.shape) == 3:
+            masks = [padding]
         return loss_lib.compute_loss(
             student_out, teacher_out, y, sample_weight=sample_weight,
             mask=masks if keras.tree.is_nested(outputs) else masks[0],
@@ -346,7 +353,7 @@ class Distiller(
         with tf.GradientTape() as tape:
             student_out = self._forward("student", batch.x, training=True)
             breakdown = self._compute_loss(batch.labels, sample_weight, student_out, teacher_out,
-                                           batch.mixed)
+                                           batch.mixed, inputs=batch.x)
             scaled = self.optimizer.scale_loss(breakdown.total)
         variables = self.trainable_variables  # Loss, gradients, weights: finite, or stop.
         gradients = guards.checked_gradients(tape.gradient(scaled, variables), variables,
@@ -366,7 +373,7 @@ class Distiller(
             student_out = {LOGITS: self.student(x, training=False)}
         else:
             student_out = self._forward("student", x, training=False)
-        breakdown = self._compute_loss(y, sample_weight, student_out, teacher_out)
+        breakdown = self._compute_loss(y, sample_weight, student_out, teacher_out, inputs=x)
         # Evaluate judges the student: `loss` is its hard-label loss (0 without labels).
         loss = breakdown.student_loss if breakdown.student_loss is not None else tf.constant(0.0)
         teacher_ran = teacher_out is not None

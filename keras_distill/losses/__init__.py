@@ -6,6 +6,10 @@ from keras_distill.losses import registry
 from keras_distill.losses.dist import DIST
 from keras_distill.losses.dist import dist_loss
 from keras_distill.losses.dist import pearson_correlation
+from keras_distill.losses.divergences import GeneralizedJSD
+from keras_distill.losses.divergences import ReverseKL
+from keras_distill.losses.divergences import generalized_jsd_loss
+from keras_distill.losses.divergences import reverse_kl_loss
 from keras_distill.losses.dkd import DecoupledKD
 from keras_distill.losses.dkd import dkd_loss
 from keras_distill.losses.features import AttentionTransfer
@@ -34,7 +38,8 @@ def get(identifier):
 
     Args:
         identifier: A name (`"kd"`, `"knowledge_distillation"`, `"logit_mse"`, `"dkd"`,
-            `"dist"`, `"kd_standardized"`, `"dkd_standardized"`), a config dict from
+            `"dist"`, `"kd_standardized"`, `"dkd_standardized"`, `"reverse_kl"`,
+            `"generalized_jsd"`), a config dict from
             `keras.saving.serialize_keras_object`, or a loss instance (returned as is).
             Terms that read layers (`"fitnets"`, `"attention_transfer"`, `"rkd"`) are built
             by `get_term`.

@@ -8,7 +8,10 @@ Chosen by `benchmarks/recipes.py` (its table is in the README):
   teacher's, not the augmentation's.
 * **Patient and selected fairly:** 100 epochs, every model kept at its best epoch on a
   validation split held out of training.
-* `alpha = 0.5`, `T = 4`.
+* `alpha = 0.5`, `T = 2`, chosen on validation accuracy only (seeds 0-4, never the benchmark's
+  test seeds): on MNIST-1D with the CNN student, T 2 beat T 4 on 3 of 4 seeds (mean validation
+  97.2% vs 96.8%, scratch 96.6%), and so it did with the MLP student (78.4% vs 76.1%); alpha 0.1
+  (T 4 or 1) and alpha 0 (T 1) were no better.
 * **No MixUp by default.** MixUp inputs labelled by the teacher (`mixup=1.0`, with alpha 0.1 and
   T 2, or alpha 0 and T 1 as in function matching) was the candidate of a 2-seed pilot; on the
   benchmark's seeds it was no better than the scratch student on MNIST-1D and clearly worse on
@@ -25,7 +28,7 @@ import keras
 
 from keras_distill import augment
 
-ALPHA, TEMPERATURE = 0.5, 4.0
+ALPHA, TEMPERATURE = 0.5, 2.0
 IMAGE_SHIFT = 0.1  # Of the height and width.
 SIGNAL_SHIFT, SIGNAL_SCALE = 0.1, 0.1  # Of the length; of the amplitude.
 FEATURE_NOISE = 0.1  # Standard deviations of the normalised features.
@@ -111,7 +114,7 @@ def describe(data, config):
 
 
 def default_recipe(data, seed=None):
-    """The default recipe for `data`: consistent augmentation, `alpha=0.5`, `T=4`.
+    """The default recipe for `data`: consistent augmentation, `alpha=0.5`, `T=2`.
 
     Args:
         data: A `ClassificationData`.

@@ -87,7 +87,9 @@ class KeepBestWeights(keras.callbacks.Callback):
 
     Args:
         model: The model whose weights are kept (the student inside a distiller).
-        monitor: A logged value to maximise. Defaults to `"val_accuracy"`.
+        monitor: A logged value to maximise. Defaults to `"val_accuracy"`. Without validation
+            data nothing is kept; a monitor missing from logs that hold validation values is a
+            `ValueError` at the end of the first epoch.
 
     Example:
 
@@ -107,9 +109,14 @@ class KeepBestWeights(keras.callbacks.Callback):
         self.best, self.best_epoch, self._weights = None, None, None
 
     def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
+        logs = logs or {}
+        value = logs.get(self.monitor)
         if value is None:
-            return
+            if any(name.startswith("val_") for name in logs):  # Validated, but not on that.
+                raise ValueError(
+                    "Invalid value for argument `monitor`. Expected a value `fit` logs: "
+                    f"{sorted(logs)}. Received: monitor={self.monitor!r}")
+            return  # No validation data: the last epoch's weights stay.
         if self.best is None or float(value) > self.best:
             self.best, self.best_epoch = float(value), epoch
             self._weights = self.kept.get_weights()

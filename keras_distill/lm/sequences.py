@@ -1,0 +1,90 @@
+"""Next-token training examples for causal language models, in keras-hub's input format.
+
+A causal LM reads `{"token_ids", "padding_mask"}` of shape `[batch, length]` and predicts, at
+each position, the next token. `next_token_examples` turns sequences one token longer into
+`(x, y)`: `x` the first `length` tokens with their padding mask, `y` the following tokens, and
+`-1` (unlabeled: counted in no term) where the next token is padding. The `Distiller` takes the
+padding mask of `x` as the mask of the per-position logits, so padded positions count in no
+term, the distillation term included.
+
+`byte_sequences` is the offline tokenizer of the tests and the benchmark: UTF-8 bytes, shifted by
+one so that token 0 is padding (`BYTE_VOCABULARY = 257`).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_distill import validation
+from keras_distill.distiller.distiller import PADDING_MASK
+
+TOKEN_IDS = "token_ids"
+BYTE_VOCABULARY = 257  # 0 is padding; byte b is token b + 1.
+
+
+def byte_sequences(text, length):
+    """Splits `text` into `[n, length]` byte tokens and their padding mask.
+
+    Args:
+        text: A `str` (encoded as UTF-8) or `bytes`.
+        length: Tokens per sequence; the last sequence is padded with 0.
+
+    Returns:
+        `{"token_ids": int32 [n, length], "padding_mask": bool [n, length]}`.
+
+    Example:
+
+    >>> sequences = byte_sequences("abcde", 3)
+    >>> sequences["token_ids"].tolist(), sequences["padding_mask"].tolist()
+    ([[98, 99, 100], [101, 102, 0]], [[True, True, True], [True, True, False]])
+    """
+    length = validation.check_positive_int(length, "length")
+    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    if not data:
+        raise validation.invalid("text", "a non-empty text", text)
+    tokens = np.frombuffer(data, np.uint8).astype("int32") + 1
+    rows = -(-len(tokens) // length)
+    token_ids = np.zeros((rows, length), "int32")
+    token_ids.flat[:len(tokens)] = tokens
+    return {TOKEN_IDS: token_ids, PADDING_MASK: token_ids > 0}
+
+
+def check_inputs(inputs):
+    """Raises `ValueError` unless `inputs` is a dict of token ids and their padding mask."""
+    if not isinstance(inputs, dict) or TOKEN_IDS not in inputs:
+        raise validation.invalid(
+            "inputs", f"a dict with {TOKEN_IDS!r} and {PADDING_MASK!r}",
+            type(inputs).__name__ if not isinstance(inputs, dict) else sorted(inputs))
+    if PADDING_MASK not in inputs:
+        raise validation.invalid(
+            "inputs", f"a {PADDING_MASK!r} beside {TOKEN_IDS!r}: without it padding would be "
+            "trained on as text", sorted(inputs))
+
+
+def next_token_examples(inputs):
+    """`(x, y)` for next-token prediction from sequences one token longer than the model's.
+
+    Works on NumPy arrays and on tensors (inside `tf.data.Dataset.map`).
+
+    Args:
+        inputs: `{"token_ids": [batch, length + 1], "padding_mask": [batch, length + 1]}`.
+
+    Returns:
+        `(x, y)`: `x` holds the first `length` tokens and their mask, `y` the next tokens,
+        with `-1` where the next token is padding.
+
+    Raises:
+        ValueError: If `inputs` is not such a dict, or has no padding mask.
+
+    Example:
+
+    >>> x, y = next_token_examples(byte_sequences("abcde", 3))
+    >>> x["token_ids"].tolist(), y.tolist()
+    ([[98, 99], [101, 102]], [[99, 100], [102, -1]])
+    """
+    check_inputs(inputs)
+    token_ids, mask = inputs[TOKEN_IDS], inputs[PADDING_MASK]
+    x = {TOKEN_IDS: token_ids[:, :-1], PADDING_MASK: mask[:, :-1]}
+    following, known = token_ids[:, 1:], mask[:, 1:]
+    if isinstance(token_ids, np.ndarray):
+        return x, np.where(known, following, -1).astype("int32")
+    return x, tf.where(tf.cast(known, tf.bool), tf.cast(following, tf.int32), -1)

@@ -1,0 +1,118 @@
+"""Distilling causal LMs: tiny keras-hub GPT-2s built from config, byte tokens, Python's own
+source as text (no download)."""
+
+import inspect
+import json
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+
+from keras_distill import lm
+from keras_distill.losses import logits as logit_losses
+
+LENGTH = 24
+CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def gpt2(layers, width, seed, vocabulary=lm.BYTE_VOCABULARY, length=LENGTH):
+    keras.utils.set_random_seed(seed)
+    backbone = keras_hub.models.GPT2Backbone(
+        vocabulary_size=vocabulary, num_layers=layers, num_heads=2, hidden_dim=width,
+        intermediate_dim=2 * width, max_sequence_length=length)
+    return keras_hub.models.GPT2CausalLM(backbone=backbone, preprocessor=None)
+
+
+@pytest.fixture(scope="module")
+def text():
+    return inspect.getsource(json)  # Text that ships with Python.
+
+
+@pytest.fixture(scope="module")
+def teacher(text):
+    model = gpt2(2, 32, seed=0)
+    x, y = lm.next_token_examples(lm.byte_sequences(text[:6000], LENGTH + 1))
+    model.compile(keras.optimizers.Adam(3e-3), CE)
+    model.fit(x, np.where(y < 0, 0, y), sample_weight=(y >= 0).astype("float32"), epochs=4,
+              batch_size=32, verbose=0)
+    return model
+
+
+def padded_batch(text):
+    inputs = lm.byte_sequences(text[:400], LENGTH + 1)
+    inputs["padding_mask"][::2, -7:] = False  # Every other sequence ends in padding.
+    inputs["token_ids"][~inputs["padding_mask"]] = 0
+    return inputs
+
+
+def test_padded_positions_count_in_no_term(teacher, text):
+    student = gpt2(1, 8, seed=1)
+    model = lm.distiller(teacher, student, temperature=2.0, alpha=0.3)
+    model.compile(keras.optimizers.SGD(0.0), CE)
+    inputs = padded_batch(text)
+    x, y = lm.examples(inputs, teacher, student)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+
+    t, s = teacher.predict(x, verbose=0), student.predict(x, verbose=0)
+    real = x["padding_mask"]
+    kd = logit_losses.kd_loss(t, s, 2.0).numpy()
+    ce = keras.losses.sparse_categorical_crossentropy(np.where(y < 0, 0, y), s,
+                                                      from_logits=True).numpy()
+    assert logs["distillation_loss"] == pytest.approx(kd[real].mean(), rel=1e-4)
+    assert logs["loss"] == pytest.approx(ce[y >= 0].mean(), rel=1e-4)
+
+    noisy = {k: v.copy() for k, v in inputs.items()}  # Other tokens under the padding.
+    noisy["token_ids"][~noisy["padding_mask"]] = 77
+    again = model.evaluate(*lm.examples(noisy, teacher, student), verbose=0, return_dict=True)
+    assert again["distillation_loss"] == pytest.approx(logs["distillation_loss"], rel=1e-5)
+    assert again["loss"] == pytest.approx(logs["loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize("divergence", lm.DIVERGENCES)
+def test_a_trained_teacher_is_distilled_into_a_smaller_student(teacher, text, divergence):
+    student = gpt2(1, 16, seed=2)
+    x, y = lm.examples(lm.byte_sequences(text[:6000], LENGTH + 1), teacher, student)
+    held_x, held_y = lm.examples(lm.byte_sequences(text[6000:8000], LENGTH + 1), teacher,
+                                 student)
+    model = lm.distiller(teacher, student, divergence=divergence, alpha=0.2)
+    model.compile(keras.optimizers.Adam(3e-3), CE, metrics=["accuracy"])
+    before = model.evaluate(held_x, held_y, verbose=0, return_dict=True)["accuracy"]
+    history = model.fit(x, y, epochs=3, batch_size=32, verbose=0)
+    after = model.evaluate(held_x, held_y, verbose=0, return_dict=True)["accuracy"]
+    assert history.history["distillation_loss"][-1] < history.history["distillation_loss"][0]
+    assert after > before + 0.1  # From chance (1/257) to the frequent bytes and beyond.
+    teacher_accuracy = teacher.predict(held_x, verbose=0).argmax(-1)
+    assert 0.0 < after <= 1.0 and teacher_accuracy.shape == held_y.shape
+
+
+def test_bad_input_is_named_before_training(teacher, text):
+    student = gpt2(1, 8, seed=3, vocabulary=300)
+    with pytest.raises(ValueError, match="vocabulary of 300 tokens, a teacher with 257"):
+        lm.distiller(teacher, student)
+    student = gpt2(1, 8, seed=3)
+    inputs = lm.byte_sequences(text[:400], LENGTH + 1)
+    with pytest.raises(ValueError, match="'padding_mask' beside 'token_ids'.*Received: "
+                                         r"inputs=\['token_ids'\]"):
+        lm.examples({"token_ids": inputs["token_ids"]}, teacher, student)
+    too_long = lm.byte_sequences(text[:400], LENGTH + 2)
+    with pytest.raises(ValueError, match=f"at most {LENGTH} tokens, the teacher's maximum. "
+                                         f"Received: sequences of {LENGTH + 1} tokens"):
+        lm.examples(too_long, teacher, student)
+    with pytest.raises(ValueError, match="divergence"):
+        lm.distiller(teacher, student, divergence="kl")
+    with pytest.raises(ValueError, match="beta"):
+        lm.distiller(teacher, student, divergence="generalized_jsd", beta=1.0)
+
+
+def test_a_dataset_of_sequences_is_checked_and_mapped(teacher, text):
+    import tensorflow as tf
+
+    student = gpt2(1, 8, seed=4)
+    inputs = lm.byte_sequences(text[:2000], LENGTH + 1)
+    ds = tf.data.Dataset.from_tensor_slices(inputs).batch(16)
+    x, y = next(iter(lm.examples(ds, teacher, student)))
+    assert x["token_ids"].shape[1] == LENGTH and y.shape[1] == LENGTH
+    long = tf.data.Dataset.from_tensor_slices(lm.byte_sequences(text[:2000], LENGTH + 3))
+    with pytest.raises(ValueError, match="the teacher's maximum"):
+        lm.examples(long.batch(16), teacher, student)
