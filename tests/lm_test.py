@@ -3,6 +3,7 @@ source as text (no download)."""
 
 import inspect
 import json
+import os
 
 import keras
 import keras_hub
@@ -116,3 +117,47 @@ def test_a_dataset_of_sequences_is_checked_and_mapped(teacher, text):
     long = tf.data.Dataset.from_tensor_slices(lm.byte_sequences(text[:2000], LENGTH + 3))
     with pytest.raises(ValueError, match="the teacher's maximum"):
         lm.examples(long.batch(16), teacher, student)
+
+
+def test_top_k_cached_teacher_logits_per_token(teacher, text, tmp_path):
+    import tensorflow as tf
+
+    import keras_distill as kd
+
+    student = gpt2(1, 8, seed=5)
+    x, y = lm.examples(padded_batch(text), teacher, student)
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    model = lm.distiller(teacher, student, temperature=2.0, alpha=0.0)
+    model.compile(keras.optimizers.SGD(0.0), CE)
+    online = model.evaluate(data, verbose=0, return_dict=True)["distillation_loss"]
+    losses = {}
+    for k in (8, lm.BYTE_VOCABULARY - 1):
+        path = str(tmp_path / f"top{k}")
+        cached = kd.cache_teacher_outputs(teacher, data, top_k=k, shuffle=False, path=path)
+        losses[k] = model.evaluate(cached, verbose=0, return_dict=True)["distillation_loss"]
+        if k == 8:  # float16 values and int32 ids for each of the k, two numbers for the rest.
+            tokens = int(np.sum(np.ones_like(y)))
+            stored = sum(os.path.getsize(os.path.join(root, name))
+                         for root, _, names in os.walk(path) for name in names)
+            assert stored < tokens * (k * 6 + 4) * 1.3 + 20000
+    # With every class but one kept, the folded distribution is the teacher's own.
+    assert losses[lm.BYTE_VOCABULARY - 1] == pytest.approx(online, rel=1e-2)
+    assert 0.0 < losses[8] and np.isfinite(losses[8])
+
+
+def test_the_student_is_saved_as_a_keras_hub_preset(teacher, text, tmp_path):
+    student = gpt2(1, 8, seed=6)
+    x, _ = lm.examples(lm.byte_sequences(text[:400], LENGTH + 1), teacher, student)
+    path = str(tmp_path / "student_preset")
+    assert lm.save_preset(student, path) == path
+    loaded = keras_hub.models.CausalLM.from_preset(path)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), student.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-5)
+    before = sorted(os.listdir(path))
+    with pytest.raises(FileExistsError):
+        lm.save_preset(gpt2(1, 8, seed=7), path)
+    assert sorted(os.listdir(path)) == before and sorted(os.listdir(tmp_path)) == [
+        "student_preset"]
+    with pytest.raises(TypeError, match="Expected a keras-hub model"):
+        lm.save_preset(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]),
+                       str(tmp_path / "other"))

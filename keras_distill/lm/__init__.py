@@ -5,7 +5,9 @@
   the models', checked first (a padding mask, lengths within both models' maximum);
 - `distiller(teacher, student, divergence=...)`: a `Distiller` with forward KL (Hinton),
   reverse KL or GKD's generalized JSD (`keras_distill.losses.divergences`), after checking
-  that the two models share one vocabulary.
+  that the two models share one vocabulary;
+- `save_preset(distiller.student, path)`: the student as a keras-hub preset directory, written
+  atomically, loadable offline with `keras_hub.models.CausalLM.from_preset(path)`.
 
 Padded positions count in no term: `y` is `-1` there (unlabeled), and the `Distiller` takes the
 inputs' padding mask as the mask of the logits, so the distillation term skips them too. The
@@ -35,6 +37,7 @@ from keras_distill import validation
 from keras_distill.distiller.distiller import Distiller
 from keras_distill.lm.checks import check_batch
 from keras_distill.lm.checks import check_vocabularies
+from keras_distill.lm.export import save_preset
 from keras_distill.lm.sequences import BYTE_VOCABULARY
 from keras_distill.lm.sequences import byte_sequences
 from keras_distill.lm.sequences import next_token_examples
@@ -44,7 +47,7 @@ from keras_distill.losses.terms import LogitsDistillation
 DIVERGENCES = ("forward_kl", "reverse_kl", "generalized_jsd")
 
 __all__ = ["BYTE_VOCABULARY", "DIVERGENCES", "byte_sequences", "check_batch",
-           "check_vocabularies", "distiller", "examples", "next_token_examples"]
+           "check_vocabularies", "distiller", "examples", "next_token_examples", "save_preset"]
 
 
 def examples(inputs, teacher, student):

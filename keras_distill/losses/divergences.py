@@ -19,8 +19,6 @@ for sequence logits), so padding masks and sample weights weigh each token. The 
 float32 through `log_softmax`.
 """
 
-import math
-
 import keras
 import tensorflow as tf
 
@@ -111,18 +109,13 @@ class GeneralizedJSD(logit_losses.LogitLoss):
     >>> GeneralizedJSD(beta=1.0)
     Traceback (most recent call last):
     ...
-    ValueError: Invalid value for argument `beta`. Expected a number strictly between 0 and 1 (at 0 or 1 the divergence is 0: use 'kd' or 'reverse_kl'). Received: beta=1.0
+    ValueError: Invalid value for argument `beta`. Expected a fraction in (0, 1). Received: beta=1.0
     """
 
     def __init__(self, temperature=1.0, beta=0.5, reduction="sum_over_batch_size",
                  name="generalized_jsd", dtype=None):
         super().__init__(temperature=temperature, reduction=reduction, name=name, dtype=dtype)
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not (
-                0.0 < beta < 1.0) or math.isnan(beta):
-            raise validation.invalid(
-                "beta", "a number strictly between 0 and 1 (at 0 or 1 the divergence is 0: use "
-                "'kd' or 'reverse_kl')", beta)
-        self.beta = float(beta)
+        self.beta = validation.check_open_fraction(beta, "beta")  # At 0 or 1 it is 0.
 
     def per_example(self, teacher_logits, student_logits, temperature, labels=None):
         return generalized_jsd_loss(teacher_logits, student_logits, temperature, self.beta)
