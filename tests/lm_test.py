@@ -161,3 +161,50 @@ def test_the_student_is_saved_as_a_keras_hub_preset(teacher, text, tmp_path):
     with pytest.raises(TypeError, match="Expected a keras-hub model"):
         lm.save_preset(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]),
                        str(tmp_path / "other"))
+
+
+def greedy(model):
+    model.compile(sampler="greedy")  # keras-hub's sampler for `generate`.
+    return model
+
+
+def test_sequence_level_kd_learns_the_teachers_continuations(teacher, text):
+    student = gpt2(1, 16, seed=8)
+    train = lm.byte_sequences(text[:6000], LENGTH)
+    held = lm.byte_sequences(text[6000:7000], LENGTH)
+    written = lm.teacher_generations(greedy(teacher), train, prompt_length=8)
+    np.testing.assert_array_equal(written["token_ids"][:, :8], train["token_ids"][:, :8])
+    assert written["padding_mask"].all()
+    # Greedy: the first written token is the teacher's argmax after the prompt.
+    prompt = lm.prompts(train, 8)
+    first = teacher.predict(prompt, verbose=0)[:, 7].argmax(-1)
+    np.testing.assert_array_equal(written["token_ids"][:, 8], first)
+
+    def agreement():  # Of the student's next token with the teacher's, on held-out text.
+        x, _ = lm.next_token_examples(held)
+        same = (student.predict(x, verbose=0).argmax(-1) == teacher.predict(x, verbose=0)
+                .argmax(-1))
+        return same[x["padding_mask"]].mean()
+
+    before = agreement()
+    model = lm.distiller(teacher, student, alpha=1.0)  # The teacher's text, as labels.
+    model.compile(keras.optimizers.Adam(3e-3), CE)
+    model.fit(*lm.examples(written, teacher, student), epochs=4, batch_size=32, verbose=0)
+    assert agreement() > before + 0.1
+
+
+def test_on_policy_rounds_train_on_the_students_own_samples(teacher, text):
+    student = gpt2(1, 8, seed=9)
+    inputs = lm.byte_sequences(text[:1500], LENGTH)
+    model = lm.distiller(teacher, student, divergence="reverse_kl", alpha=0.0)
+    model.compile(keras.optimizers.Adam(3e-3), CE)
+    history = lm.fit_on_policy(model, inputs, prompt_length=6, rounds=2, batch_size=16,
+                               verbose=0)
+    assert len(history["distillation_loss"]) == 2
+    assert np.isfinite(history["distillation_loss"]).all()
+    assert "student_loss" not in history or history["student_loss"] == [0.0, 0.0]
+    with pytest.raises(ValueError, match="alpha.*Expected 0 for on-policy"):
+        lm.fit_on_policy(lm.distiller(teacher, student, alpha=0.5).compile(
+            keras.optimizers.Adam(), CE), inputs, 6, 1)
+    with pytest.raises(ValueError, match="prompt_length"):
+        lm.prompts(inputs, LENGTH)

@@ -6,6 +6,8 @@
 - `distiller(teacher, student, divergence=...)`: a `Distiller` with forward KL (Hinton),
   reverse KL or GKD's generalized JSD (`keras_distill.losses.divergences`), after checking
   that the two models share one vocabulary;
+- `teacher_generations` (sequence-level KD: the teacher's continuations as training text) and
+  `fit_on_policy` (the student's own samples, scored by the teacher), in `generation.py`;
 - `save_preset(distiller.student, path)`: the student as a keras-hub preset directory, written
   atomically, loadable offline with `keras_hub.models.CausalLM.from_preset(path)`.
 
@@ -38,6 +40,9 @@ from keras_distill.distiller.distiller import Distiller
 from keras_distill.lm.checks import check_batch
 from keras_distill.lm.checks import check_vocabularies
 from keras_distill.lm.export import save_preset
+from keras_distill.lm.generation import fit_on_policy
+from keras_distill.lm.generation import prompts
+from keras_distill.lm.generation import teacher_generations
 from keras_distill.lm.sequences import BYTE_VOCABULARY
 from keras_distill.lm.sequences import byte_sequences
 from keras_distill.lm.sequences import next_token_examples
@@ -47,7 +52,8 @@ from keras_distill.losses.terms import LogitsDistillation
 DIVERGENCES = ("forward_kl", "reverse_kl", "generalized_jsd")
 
 __all__ = ["BYTE_VOCABULARY", "DIVERGENCES", "byte_sequences", "check_batch",
-           "check_vocabularies", "distiller", "examples", "next_token_examples", "save_preset"]
+           "check_vocabularies", "distiller", "examples", "fit_on_policy", "next_token_examples",
+           "prompts", "save_preset", "teacher_generations"]
 
 
 def examples(inputs, teacher, student):
