@@ -208,3 +208,11 @@ def test_on_policy_rounds_train_on_the_students_own_samples(teacher, text):
             keras.optimizers.Adam(), CE), inputs, 6, 1)
     with pytest.raises(ValueError, match="prompt_length"):
         lm.prompts(inputs, LENGTH)
+
+
+def test_token_sequences_reject_what_is_not_token_ids():
+    for tokens in ([], [1.5, 2.0], np.zeros((0, 3), "int32")):
+        with pytest.raises(ValueError, match="Expected a non-empty array of integer token ids"):
+            lm.token_sequences(tokens, 4)
+    with pytest.raises(ValueError, match="Expected a non-empty text"):
+        lm.byte_sequences("", 4)

@@ -46,6 +46,7 @@ from keras_distill.lm.generation import teacher_generations
 from keras_distill.lm.sequences import BYTE_VOCABULARY
 from keras_distill.lm.sequences import byte_sequences
 from keras_distill.lm.sequences import next_token_examples
+from keras_distill.lm.sequences import token_sequences
 from keras_distill.losses import divergences
 from keras_distill.losses.terms import LogitsDistillation
 
@@ -53,7 +54,7 @@ DIVERGENCES = ("forward_kl", "reverse_kl", "generalized_jsd")
 
 __all__ = ["BYTE_VOCABULARY", "DIVERGENCES", "byte_sequences", "check_batch",
            "check_vocabularies", "distiller", "examples", "fit_on_policy", "next_token_examples",
-           "prompts", "save_preset", "teacher_generations"]
+           "prompts", "save_preset", "teacher_generations", "token_sequences"]
 
 
 def examples(inputs, teacher, student):

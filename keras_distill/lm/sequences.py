@@ -21,31 +21,40 @@ TOKEN_IDS = "token_ids"
 BYTE_VOCABULARY = 257  # 0 is padding; byte b is token b + 1.
 
 
-def byte_sequences(text, length):
-    """Splits `text` into `[n, length]` byte tokens and their padding mask.
-
-    Args:
-        text: A `str` (encoded as UTF-8) or `bytes`.
-        length: Tokens per sequence; the last sequence is padded with 0.
-
-    Returns:
-        `{"token_ids": int32 [n, length], "padding_mask": bool [n, length]}`.
+def token_sequences(tokens, length, padding_id=0):
+    """Splits a 1-D array of token ids (a tokenized text) into `[n, length]` rows and their
+    padding mask; the last row is padded with `padding_id`.
 
     Example:
 
-    >>> sequences = byte_sequences("abcde", 3)
+    >>> sequences = token_sequences([5, 6, 7, 8, 9], 3)
     >>> sequences["token_ids"].tolist(), sequences["padding_mask"].tolist()
-    ([[98, 99, 100], [101, 102, 0]], [[True, True, True], [True, True, False]])
+    ([[5, 6, 7], [8, 9, 0]], [[True, True, True], [True, True, False]])
     """
     length = validation.check_positive_int(length, "length")
+    tokens = np.asarray(tokens).reshape(-1)
+    if tokens.size == 0 or tokens.dtype.kind not in "iu":
+        raise validation.invalid("tokens", "a non-empty array of integer token ids",
+                                 f"{tokens.size} values of dtype {tokens.dtype}")
+    rows = -(-tokens.size // length)
+    token_ids = np.full((rows, length), padding_id, "int32")
+    mask = np.zeros((rows, length), bool)
+    token_ids.flat[:tokens.size], mask.flat[:tokens.size] = tokens, True
+    return {TOKEN_IDS: token_ids, PADDING_MASK: mask}
+
+
+def byte_sequences(text, length):
+    """`token_sequences` of the UTF-8 bytes of `text` (token = byte + 1, 0 is padding).
+
+    Example:
+
+    >>> byte_sequences("abcde", 3)["token_ids"].tolist()
+    [[98, 99, 100], [101, 102, 0]]
+    """
     data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
     if not data:
         raise validation.invalid("text", "a non-empty text", text)
-    tokens = np.frombuffer(data, np.uint8).astype("int32") + 1
-    rows = -(-len(tokens) // length)
-    token_ids = np.zeros((rows, length), "int32")
-    token_ids.flat[:len(tokens)] = tokens
-    return {TOKEN_IDS: token_ids, PADDING_MASK: token_ids > 0}
+    return token_sequences(np.frombuffer(data, np.uint8).astype("int32") + 1, length)
 
 
 def check_inputs(inputs):
