@@ -52,12 +52,16 @@ def structure(distiller):
     train function: the student's architecture (layer names aside) and weight shapes, the
     optimizer's and the loss's configuration, the distillation terms (temperature aside) and
     the metrics; or `None` when the distiller has an augmentation (its layers' random state is
-    per trial) or terms with different temperatures."""
+    per trial), terms with different temperatures, or a student without a config."""
     if distiller.augmentation is not None or distiller.temperature is None:
         return None
     student = distiller.student
+    try:
+        config = student.get_config()
+    except NotImplementedError:  # A subclassed student that does not describe itself.
+        return None
     parts = {
-        "student": _without(student.get_config()),
+        "student": _without(config),
         "weights": [list(w.shape) for w in student.weights],
         "optimizer": _without(distiller.optimizer.get_config()),
         "loss": repr(distiller._student_loss),
