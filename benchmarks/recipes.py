@@ -15,6 +15,7 @@ split, which chooses nothing.
   the fair baseline; a gain over it belongs to the teacher, not to the augmentation.
 - `scratch+mixup`: the same plus MixUp(1.0) with mixed labels, shown for transparency: the
   recipe's MixUp inputs are labelled by the teacher, which a scratch student does not have.
+- `scratch-plain`: the student alone without augmentation: the fair baseline of `kd`.
 - `kd`: plain KD, no augmentation, the recipe's alpha and T (what consistency adds shows).
 - `fm`: function matching (Beyer et al. 2022): augmentation + MixUp(1.0), alpha 0, T 1.
 - `aug+mixup`: augmentation + MixUp(1.0) labelled by the teacher, alpha 0.1, T 2 (the 2-seed
@@ -60,6 +61,7 @@ DEFAULT_PAIRS = [name for name in PAIRS if name != "mnist1d-cnn"]
 ROWS = {  # name: (with the teacher, augmentation, MixUp alpha, alpha, temperature)
     "scratch": (False, True, None, None, None),
     "scratch+mixup": (False, True, 1.0, None, None),
+    "scratch-plain": (False, False, None, None, None),
     "kd": (True, False, None, recipe_lib.ALPHA, recipe_lib.TEMPERATURE),
     "fm": (True, True, 1.0, 0.0, 1.0),
     "aug+mixup": (True, True, 1.0, 0.1, 2.0),

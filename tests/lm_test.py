@@ -216,3 +216,18 @@ def test_token_sequences_reject_what_is_not_token_ids():
             lm.token_sequences(tokens, 4)
     with pytest.raises(ValueError, match="Expected a non-empty text"):
         lm.byte_sequences("", 4)
+
+
+def test_the_student_as_a_scoring_saved_model(teacher, text, tmp_path):
+    import tensorflow as tf
+
+    student = gpt2(1, 8, seed=10)
+    x, _ = lm.examples(padded_batch(text), teacher, student)
+    path = lm.save_scoring_model(student, str(tmp_path / "scoring"), LENGTH)
+    served = tf.saved_model.load(path).signatures["serving_default"]
+    logits = served(token_ids=tf.constant(x["token_ids"]),
+                    padding_mask=tf.constant(x["padding_mask"]))["logits"]
+    np.testing.assert_allclose(logits.numpy(), student.predict(x, verbose=0), rtol=1e-5,
+                               atol=1e-5)
+    with pytest.raises(FileExistsError):
+        lm.save_scoring_model(student, path, LENGTH)

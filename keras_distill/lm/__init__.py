@@ -9,7 +9,9 @@
 - `teacher_generations` (sequence-level KD: the teacher's continuations as training text) and
   `fit_on_policy` (the student's own samples, scored by the teacher), in `generation.py`;
 - `save_preset(distiller.student, path)`: the student as a keras-hub preset directory, written
-  atomically, loadable offline with `keras_hub.models.CausalLM.from_preset(path)`.
+  atomically, loadable offline with `keras_hub.models.CausalLM.from_preset(path)`;
+  `save_scoring_model` writes a SavedModel with a `token_ids`/`padding_mask` -> `logits`
+  signature for TF Serving.
 
 Padded positions count in no term: `y` is `-1` there (unlabeled), and the `Distiller` takes the
 inputs' padding mask as the mask of the logits, so the distillation term skips them too. The
@@ -40,6 +42,7 @@ from keras_distill.distiller.distiller import Distiller
 from keras_distill.lm.checks import check_batch
 from keras_distill.lm.checks import check_vocabularies
 from keras_distill.lm.export import save_preset
+from keras_distill.lm.export import save_scoring_model
 from keras_distill.lm.generation import fit_on_policy
 from keras_distill.lm.generation import prompts
 from keras_distill.lm.generation import teacher_generations
@@ -54,7 +57,8 @@ DIVERGENCES = ("forward_kl", "reverse_kl", "generalized_jsd")
 
 __all__ = ["BYTE_VOCABULARY", "DIVERGENCES", "byte_sequences", "check_batch",
            "check_vocabularies", "distiller", "examples", "fit_on_policy", "next_token_examples",
-           "prompts", "save_preset", "teacher_generations", "token_sequences"]
+           "prompts", "save_preset", "save_scoring_model", "teacher_generations",
+           "token_sequences"]
 
 
 def examples(inputs, teacher, student):

@@ -1,12 +1,24 @@
-"""The distilled language model as a keras-hub preset directory.
+"""The distilled language model as a keras-hub preset directory, or a scoring SavedModel.
 
-`save_preset(model, path)` writes `model.save_to_preset` into a staging directory beside `path`
-and renames it into place (`io.atomic_directory`): an existing directory is never replaced or
-half-written. `keras_hub.models.CausalLM.from_preset(path)` loads it back, offline.
+Both are written into a staging directory beside `path` and renamed into place
+(`io.atomic_directory`): an existing directory is never replaced or half-written.
+
+- `save_preset(model, path)`: `model.save_to_preset`; `keras_hub.models.CausalLM.from_preset`
+  loads it back, offline.
+- `save_scoring_model(model, path, length)`: a SavedModel whose `serving_default` signature
+  takes `token_ids` (int32) and `padding_mask` (bool), `[batch, length]`, and returns the
+  per-position `logits`, for TF Serving. Generation stays in Python (keras-hub's `generate`).
+
+LiteRT: the scoring function of a keras-hub GPT-2 converts (TF 2.21, keras-hub 0.32), but the
+LiteRT interpreter returns NaN for every logit, so no `.tflite` is written for language models.
 """
+
+import tensorflow as tf
 
 from keras_distill import io
 from keras_distill import validation
+from keras_distill.distiller.distiller import PADDING_MASK
+from keras_distill.lm import sequences
 
 
 def save_preset(model, path):
@@ -30,4 +42,34 @@ def save_preset(model, path):
     path = validation.check_directory_path(path, "path")
     with io.atomic_directory(path) as staging:
         model.save_to_preset(staging)
+    return path
+
+
+def save_scoring_model(model, path, length):
+    """Writes `model` as a SavedModel with a scoring signature (see the module docstring).
+
+    Args:
+        model: A causal LM taking `{"token_ids", "padding_mask"}`.
+        path: A directory that does not exist yet.
+        length: The sequence length of the signature.
+
+    Returns:
+        `path`.
+
+    Raises:
+        FileExistsError: If `path` exists; it is left as it was.
+    """
+    path = validation.check_directory_path(path, "path")
+    length = validation.check_positive_int(length, "length")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, length], tf.int32, sequences.TOKEN_IDS),
+                                  tf.TensorSpec([None, length], tf.bool, PADDING_MASK)])
+    def score(token_ids, padding_mask):
+        inputs = {sequences.TOKEN_IDS: token_ids, PADDING_MASK: padding_mask}
+        return {"logits": model(inputs, training=False)}
+
+    module = tf.Module()
+    module.model, module.score = model, score
+    with io.atomic_directory(path) as staging:
+        tf.saved_model.save(module, staging, signatures={"serving_default": score})
     return path
