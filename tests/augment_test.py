@@ -239,6 +239,18 @@ def test_augmented_model_trains_like_the_distiller_with_alpha_one():
     assert b["accuracy"][0] == pytest.approx(d["accuracy"][0])
 
 
+def test_augmented_model_without_augmentation_trains_like_the_plain_model():
+    x, y = _data()
+    baseline, plain = AugmentedModel(_net(1), None), _net(1)
+    baseline.compile(keras.optimizers.SGD(0.1), CE)
+    plain.compile(keras.optimizers.SGD(0.1), CE)
+    b = baseline.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0).history
+    p = plain.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0).history
+    for u, v in zip(baseline.model.get_weights(), plain.get_weights()):
+        np.testing.assert_allclose(u, v, atol=1e-5)
+    assert b["loss"][0] == pytest.approx(p["loss"][0], rel=1e-5)
+
+
 def test_augmented_model_evaluates_plain_and_round_trips(tmp_path):
     baseline = AugmentedModel(_net(1), augment.RandomScale(0.5, seed=1))
     baseline.compile("adam", CE, metrics=["accuracy"])

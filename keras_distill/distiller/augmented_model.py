@@ -22,7 +22,8 @@ class AugmentedModel(keras.Model):
 
     Args:
         model: The `keras.Model` to train.
-        augmentation: A Keras layer or callable (see `keras_distill.augment.Augmentation`).
+        augmentation: A Keras layer or callable (see `keras_distill.augment.Augmentation`),
+            or `None`: the model trained plainly, with the same loss arithmetic.
         name: Model name. Defaults to `None` (`"augmented_<model>"`).
 
     Example:
@@ -93,7 +94,9 @@ class AugmentedModel(keras.Model):
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        batch = self.augmentation.apply(x, y)
+        batch = augmentation_lib.AugmentedBatch(x, y, y, False)
+        if self.augmentation is not None:
+            batch = self.augmentation.apply(x, y)
         with tf.GradientTape() as tape:
             y_pred = self.model(batch.x, training=True)
             loss = self._step_loss(batch.labels, y_pred, sample_weight, batch.mixed)
