@@ -105,7 +105,7 @@ def _accuracy(model, data):
 def train_teacher(data, epochs):
     teacher = models_lib.reference_teacher(data.input_shape, data.num_classes,
                                            input_name=data.feature_name, seed=0)
-    trainer = kd.AugmentedModel(teacher, recipe_lib.augmentation_for(data, seed=0))
+    trainer = kd.AugmentedModel(teacher, recipe_lib.augmentation_for(data, seed=0) or None)
     steps = training.total_steps(data.sizes["train"], BATCH_SIZE, epochs)
     trainer.compile(training.cosine_adam(LEARNING_RATE, steps), training.classification_loss(),
                     metrics=["accuracy"])
@@ -123,9 +123,9 @@ def train_row(row, data, teacher, family, size, epochs, seed):
         alpha, temperature = spec.alpha, spec.temperature
     else:
         with_teacher, augmented, mixup, alpha, temperature = ROWS[row]
-        augmentation = recipe_lib.augmentation_for(data, seed) if augmented else None
+        augmentation = (recipe_lib.augmentation_for(data, seed) or None) if augmented else None
         if mixup is not None:
-            augmentation = [*augmentation, augment.MixUp(mixup, seed=seed)]
+            augmentation = [*(augmentation or []), augment.MixUp(mixup, seed=seed)]
     optimizer = training.cosine_adam(
         LEARNING_RATE, training.total_steps(data.sizes["train"], BATCH_SIZE, epochs))
     loss = training.classification_loss()

@@ -216,3 +216,23 @@ def test_keep_best_weights_restores_the_best_validation_epoch_and_checks_its_mon
     unvalidated = training.KeepBestWeights(net)  # No validation data: nothing kept.
     net.fit(x, y, epochs=1, verbose=0, callbacks=[unvalidated])
     assert unvalidated.best_epoch is None
+
+
+def test_tiny_images_are_not_augmented_and_their_teacher_key_says_so(tmp_path):
+    from types import SimpleNamespace
+
+    from keras_distill.workflow import recipe
+
+    def images(side):
+        return SimpleNamespace(input_shape=(side, side, 1), source=SimpleNamespace(kind="npz"))
+
+    assert recipe.augmentation_for(images(8)) == []
+    assert [type(layer).__name__ for layer in recipe.augmentation_for(images(16))] == [
+        "RandomTranslation"]
+    assert recipe.default_recipe(images(8)).augmentation is None
+    rng = np.random.default_rng(0)
+    path = str(tmp_path / "tiny.npz")
+    np.savez(path, x=rng.random((60, 8, 8, 1)).astype("float32"), y=np.arange(60) % 3)
+    tiny = datasets.load(path, validation_split=0.2, test_split=0.2, seed=0)
+    key = teacher_stage.teacher_key(tiny, RunConfig.for_command("run", **TINY))
+    assert key["augmentation"] == []

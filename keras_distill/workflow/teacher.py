@@ -73,7 +73,10 @@ def teacher_key(data, config, strategy=None):
                          if k != "unlabeled"}
     key = {"dataset": dataset, "epochs": config.teacher.epochs,
            "batch_size": config.train.batch_size, "seed": config.train.seed,
-           "learning_rate": config.train.learning_rate, "augment": config.distill.augment}
+           "learning_rate": config.train.learning_rate,
+           # The layers it trains under: none for tiny images even with `augment`.
+           "augmentation": [type(layer).__name__
+                            for layer in recipe.augmentation(data, config) or []]}
     if config.teacher.family is not None:
         key.update(family=config.teacher.family, width=config.teacher.width,
                    depth=config.teacher.depth)
