@@ -20,8 +20,9 @@ Chosen by `benchmarks/recipes.py` (its table is in the README):
 
 The augmentation follows the inputs: images are translated, 1-D signals shifted and scaled,
 feature vectors (a CSV) get Gaussian noise. Images smaller than 16 pixels a side are not
-augmented: on scikit-learn's 8x8 digits, translation cost the scratch CNN 3.4 points of
-validation accuracy (91.8% vs 95.2%, 5 seeds) and the distilled one 3.4 (91.5% vs 94.9%).
+augmented: on scikit-learn's 8x8 digits (validation accuracy, 5 seeds), translation cost the
+scratch CNN 3.4 points (91.8% vs 95.2%) and the distilled CNN 3.4 (91.5% vs 94.9%), and gained
+the scratch MLP 1.0 (98.5% vs 97.5%); on balance it is off.
 """
 
 from typing import NamedTuple
