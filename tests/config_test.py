@@ -12,7 +12,7 @@ from keras_distill.config import TuneConfig
 
 def test_defaults_live_in_one_place_and_the_cli_shows_them(capsys):
     config = RunConfig.for_command("run")
-    assert (config.distill.alpha, config.distill.temperature) == (0.5, 4.0)
+    assert (config.distill.alpha, config.distill.temperature) == (0.5, 2.0)
     assert (config.student.epochs, config.teacher.epochs, config.train.batch_size) == (100, 30, 64)
     assert RunConfig.for_command("tune").tune.trials == 8
     assert RunConfig.for_command("tune").tune_epochs == 5
@@ -20,7 +20,7 @@ def test_defaults_live_in_one_place_and_the_cli_shows_them(capsys):
     assert cli.main(["run", "--help"]) == 0
     help_text = " ".join(capsys.readouterr().out.split())
     assert "weight of the hard-label loss, in [0, 1] (default: 0.5)" in help_text
-    assert "softmax temperature (default: 4.0)" in help_text
+    assert "softmax temperature (default: 2.0)" in help_text
 
 
 def test_keywords_map_onto_sections_as_each_command_reads_them():

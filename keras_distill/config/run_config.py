@@ -21,7 +21,7 @@ Example:
 
 >>> config = RunConfig.for_command("run", epochs=3, alpha=0.7)
 >>> config.student.epochs, config.distill.alpha, config.distill.temperature
-(3, 0.7, 4.0)
+(3, 0.7, 2.0)
 >>> RunConfig.for_command("run", alpha=2)
 Traceback (most recent call last):
 ...
