@@ -216,6 +216,8 @@ def test_token_sequences_reject_what_is_not_token_ids():
             lm.token_sequences(tokens, 4)
     with pytest.raises(ValueError, match="Expected a non-empty text"):
         lm.byte_sequences("", 4)
+    with pytest.raises(ValueError, match="Received: padding_id=-1"):
+        lm.token_sequences([1, 2], 4, padding_id=-1)
 
 
 def test_the_student_as_a_scoring_saved_model(teacher, text, tmp_path):

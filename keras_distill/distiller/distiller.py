@@ -328,7 +328,8 @@ class Distiller(
         outputs = student_out[LOGITS]
         masks = [getattr(head, "_keras_mask", None) for head in keras.tree.flatten(outputs)]
         padding = inputs.get(PADDING_MASK) if isinstance(inputs, dict) else None
-        if padding is not None and masks == [None] and len(outputs.shape) == 3:
+        if (padding is not None and masks == [None] and not keras.tree.is_nested(outputs)
+                and len(outputs.shape) == 3):
             masks = [padding]
         return loss_lib.compute_loss(
             student_out, teacher_out, y, sample_weight=sample_weight,

@@ -32,6 +32,7 @@ def token_sequences(tokens, length, padding_id=0):
     ([[5, 6, 7], [8, 9, 0]], [[True, True, True], [True, True, False]])
     """
     length = validation.check_positive_int(length, "length")
+    padding_id = validation.check_non_negative_int(padding_id, "padding_id")
     tokens = np.asarray(tokens).reshape(-1)
     if tokens.size == 0 or tokens.dtype.kind not in "iu":
         raise validation.invalid("tokens", "a non-empty array of integer token ids",
