@@ -9,8 +9,13 @@ under `tf.distribute.MultiWorkerMirroredStrategy` with more than one worker fail
 2. `reduce_per_replica(..., reduction="auto")` reduces each scalar log with
    `strategy.reduce("MEAN", v, axis=0)`, which fails on a scalar: "Invalid reduction dimension 0".
 
-`MultiWorkerFitFixes` fixes both for a model that inherits it: the first batch is reduced to
-this worker's local values before the symbolic build, and under multi-worker training the step
+Under any `tf.distribute` strategy, `_maybe_symbolic_build` also averages the first batch's
+replicas (`strategy.reduce("MEAN", ...)`) only to learn its shapes and dtypes, which fails for a
+boolean input such as keras-hub's `padding_mask` ("Value for attr 'T' of bool is not in the list
+of allowed values", `AddN`).
+
+`MultiWorkerFitFixes` fixes all three for a model that inherits it: the first batch is reduced to
+one replica's local values before the symbolic build (same shapes and dtypes), and under multi-worker training the step
 returns every log with a leading axis of size 1, which Keras's `axis=0` mean reduces back to a
 scalar. The logs are already global (trackers and metrics aggregate over replicas), so the mean
 of identical values changes nothing. `tests/multi_worker_test.py` checks that plain Keras still
@@ -38,7 +43,7 @@ class MultiWorkerFitFixes:
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         strategy = self.distribute_strategy
-        if iterator is not None and in_multi_worker_mode(strategy):
+        if iterator is not None and getattr(self, "_distribute_strategy", None) is not None:
             for _, _, batches in iterator:
                 data_batch = tf.nest.map_structure(
                     lambda v: _local(strategy, v), next(batches)

@@ -36,14 +36,17 @@ def _files(directory):
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["train-teacher"], ["distill"], ["evaluate"],
-                                     ["report"], ["tune"], ["export"]])
+                                     ["report"], ["tune"], ["export"], ["lm"]])
 def test_help_for_every_subcommand(capsys, command):
     status, out, _ = _main(capsys, *command, "--help")
     assert status == 0 and "usage: keras-distill" in out
     flags = {"run": ("--tune", "--strategy", "--backup-dir"), "distill": ("--strategy",
              "--backup-dir"), "train-teacher": ("--strategy",), "tune": (
              "--trials", "--tuner", "--final-epochs", "--alpha", "--temperature", "--teacher"),
-             "export": ("--model", "--format", "--quantization", "--min-agreement", "--version")}
+             "export": ("--model", "--format", "--quantization", "--min-agreement", "--version"),
+             "lm": ("--text", "--tokenizer", "--sequence-length", "--teacher", "--student",
+                    "--divergence", "--beta", "--top-k", "--cache-teacher", "--strategy",
+                    "--backup-dir", "default: forward_kl", "default: 1.0")}
     for flag in flags.get(command[0] if command else "", ()):
         assert flag in out
     if command in (["run"], ["distill"]):
@@ -273,15 +276,6 @@ def test_run_tune_reports_the_validation_comparison(capsys, tmp_path, teacher_pa
     for text in (out, (tmp_path / "latest" / "report.md").read_text()):
         assert "chosen by a 2-trial search on a validation split" in text
         assert f"{tuning['winner']} won" in text
-
-
-@pytest.fixture
-def two_replicas(monkeypatch, mirrored):
-    """`--strategy mirrored` gets the session's 2-replica strategy (one instance per process)."""
-    from keras_distill import distribute
-
-    monkeypatch.setattr(distribute, "get_strategy", lambda name="auto", **kwargs: mirrored)
-    return mirrored
 
 
 def test_distill_under_mirrored_strategy_with_backup(capsys, tmp_path, teacher_path,

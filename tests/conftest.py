@@ -29,3 +29,12 @@ def mirrored():
     """One 2-replica MirroredStrategy for the whole session: several instances in one process
     reuse collective instance keys and abort each other's all-reduces."""
     return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture
+def two_replicas(monkeypatch, mirrored):
+    """`--strategy mirrored` gets the session's 2-replica strategy (one instance per process)."""
+    from keras_distill import distribute
+
+    monkeypatch.setattr(distribute, "get_strategy", lambda name="auto", **kwargs: mirrored)
+    return mirrored

@@ -9,6 +9,7 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_distill import lm
 from keras_distill.losses import logits as logit_losses
@@ -17,11 +18,11 @@ LENGTH = 24
 CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def gpt2(layers, width, seed, vocabulary=lm.BYTE_VOCABULARY, length=LENGTH):
+def gpt2(layers, width, seed, vocabulary=lm.BYTE_VOCABULARY, length=LENGTH, dropout=0.1):
     keras.utils.set_random_seed(seed)
     backbone = keras_hub.models.GPT2Backbone(
         vocabulary_size=vocabulary, num_layers=layers, num_heads=2, hidden_dim=width,
-        intermediate_dim=2 * width, max_sequence_length=length)
+        intermediate_dim=2 * width, max_sequence_length=length, dropout=dropout)
     return keras_hub.models.GPT2CausalLM(backbone=backbone, preprocessor=None)
 
 
@@ -206,8 +207,94 @@ def test_on_policy_rounds_train_on_the_students_own_samples(teacher, text):
     with pytest.raises(ValueError, match="alpha.*Expected 0 for on-policy"):
         lm.fit_on_policy(lm.distiller(teacher, student, alpha=0.5).compile(
             keras.optimizers.Adam(), CE), inputs, 6, 1)
+    with pytest.raises(ValueError, match="Received: student_fraction=0"):
+        lm.fit_on_policy(model, inputs, 6, 1, student_fraction=0)
     with pytest.raises(ValueError, match="prompt_length"):
         lm.prompts(inputs, LENGTH)
+
+
+def test_gkd_mixes_the_students_samples_with_the_text(teacher, text, monkeypatch):
+    """With `student_fraction` (GKD's lambda) 0.25, a quarter of the sequences are the student's
+    continuations (unlabelled), the rest the text with its labels; alpha may then be non-zero."""
+    student = gpt2(1, 8, seed=10)
+    inputs = lm.byte_sequences(text[:1500], LENGTH)
+    model = lm.distiller(teacher, student, alpha=0.5)
+    model.compile(keras.optimizers.Adam(3e-3), CE)
+    seen, fit = [], model.fit
+
+    def recording_fit(x, y, **kwargs):
+        seen.append((x, y))
+        return fit(x, y, **kwargs)
+
+    monkeypatch.setattr(model, "fit", recording_fit)
+    data_x, data_y = lm.next_token_examples({k: v.copy() for k, v in inputs.items()})
+    history = lm.fit_on_policy(model, inputs, prompt_length=6, rounds=2, student_fraction=0.25,
+                               seed=0, batch_size=16, verbose=0)
+    np.testing.assert_array_equal(lm.next_token_examples(inputs)[1], data_y)  # Not written to.
+    rows = len(data_y)
+    for x, y in seen:
+        sampled = (y == -1).all(axis=1) & data_x["padding_mask"].any(axis=1)
+        assert sampled.sum() == round(0.25 * rows)
+        np.testing.assert_array_equal(y[~sampled], data_y[~sampled])  # The text, labelled.
+        np.testing.assert_array_equal(x["token_ids"][sampled][:, :6],  # Prompts kept.
+                                      data_x["token_ids"][sampled][:, :6])
+    assert not np.array_equal(seen[0][1] == -1, seen[1][1] == -1)  # Resampled each round.
+    assert np.isfinite(history["student_loss"]).all() and len(history["loss"]) == 2
+
+
+class _Crash(keras.callbacks.Callback):
+    def __init__(self, at_epoch):
+        super().__init__()
+        self.at_epoch, self.epochs = at_epoch, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+        if epoch == self.at_epoch:
+            raise RuntimeError("killed")
+
+
+def test_an_interrupted_lm_distillation_resumes_where_it_stopped(teacher, text, tmp_path):
+    """`BackupAndRestore` on a distiller of causal LMs: killed in epoch 2, rerun, it resumes at
+    epoch 2 and ends with the weights of an uninterrupted run (no dropout: same arithmetic)."""
+    x, y = lm.examples(padded_batch(text), teacher, gpt2(1, 8, seed=0))
+
+    def distil(callbacks):
+        student = gpt2(1, 8, seed=11, dropout=0.0)
+        model = lm.distiller(teacher, student, divergence="generalized_jsd")
+        model.compile(keras.optimizers.Adam(3e-3), CE)
+        model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0, callbacks=callbacks)
+        return student
+
+    whole = distil([])
+    backup = str(tmp_path / "backup")
+    with pytest.raises(RuntimeError, match="killed"):
+        distil([keras.callbacks.BackupAndRestore(backup), _Crash(at_epoch=1)])
+    rerun = _Crash(at_epoch=None)
+    resumed = distil([keras.callbacks.BackupAndRestore(backup), rerun])
+    assert rerun.epochs == [1, 2]
+    for a, b in zip(whole.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_lm_distillation_under_mirrored_strategy_matches_one_device(teacher, text, mirrored):
+    """One step on a global batch over 2 replicas gives the single-device update (invariant 2),
+    padding mask included."""
+    x, y = lm.examples(padded_batch(text), teacher, gpt2(1, 8, seed=0))
+    x, y = {k: v[:8] for k, v in x.items()}, y[:8]
+
+    def one_step(strategy):
+        with strategy.scope():
+            student = gpt2(1, 8, seed=12, dropout=0.0)
+            copy = gpt2(2, 32, seed=0)
+            copy.set_weights(teacher.get_weights())
+            model = lm.distiller(copy, student, temperature=2.0)
+            model.compile(keras.optimizers.SGD(0.5), CE)
+        data = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+        model.fit(data, epochs=1, verbose=0)
+        return student.get_weights()
+
+    for a, b in zip(one_step(tf.distribute.get_strategy()), one_step(mirrored)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
 def test_token_sequences_reject_what_is_not_token_ids():

@@ -5,6 +5,8 @@ the command line reuses; every default and every check lives here.
 from keras_distill.config.export_section import FORMATS
 from keras_distill.config.export_section import QUANTIZATIONS
 from keras_distill.config.export_section import ExportConfig
+from keras_distill.config.lm_section import DIVERGENCES
+from keras_distill.config.lm_section import LMConfig
 from keras_distill.config.run_config import COMMAND_DEFAULTS
 from keras_distill.config.run_config import COMMAND_KEYS
 from keras_distill.config.run_config import KEYS

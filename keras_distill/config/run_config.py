@@ -11,6 +11,7 @@ A `RunConfig` is a tree of small frozen dataclasses, one per concern:
 | `train` | what every model of a run shares: batch size, learning rate, seed, strategy |
 | `tune` | the alpha/T search: trials, epochs, tuner, ranges |
 | `export` | SavedModel/`.tflite` export: directory, formats, quantization, verification |
+| `lm` | `keras-distill lm`: text, tokenizer, sequence length, LM student/teacher, divergence |
 
 It is built from command-line flags (`keras-distill`), from Python keyword arguments
 (`RunConfig.for_command("run", epochs=3, alpha=0.7)`, the same names as the flags), or section
@@ -37,6 +38,7 @@ from keras_distill import models
 from keras_distill import validation
 from keras_distill.config import toml_file
 from keras_distill.config.export_section import ExportConfig
+from keras_distill.config.lm_section import LMConfig
 from keras_distill.config.sections import COMMANDS
 from keras_distill.config.sections import DEFAULT_OUTPUT
 from keras_distill.config.sections import DataConfig
@@ -74,22 +76,37 @@ KEYS = {
     "formats": "export.formats", "quantization": "export.quantization",
     "min_agreement": "export.min_agreement", "version": "export.version",
     "overwrite": "export.overwrite", "calibration_examples": "export.calibration_examples",
+    **{name: f"lm.{name}" for name in (
+        "text", "tokenizer", "sequence_length", "student_layers", "student_width",
+        "teacher_layers", "teacher_width", "divergence", "beta", "top_k")},
 }
 COMMAND_KEYS = {
     "train-teacher": {"epochs": "teacher.epochs"},
     "tune": {"epochs": "tune.epochs", "alpha": "tune.alpha", "temperature": "tune.temperature"},
     "evaluate": {"student": "student.path"},
     "export": {"output": "export.dir"},
+    "lm": {"student": "lm.student"},
 }
 COMMAND_DEFAULTS = {
     "tune": {"tune.trials": 8, "tune.epochs": 5},
     "export": {"data.dataset": None},
+    # A language model: T 1 (the usual for LMs), no augmentation, a brief reference teacher.
+    "lm": {"data.dataset": None, "data.validation_split": 0.1, "data.test_split": 0.1,
+           "distill.augment": False, "distill.temperature": 1.0, "teacher.epochs": 8,
+           "student.epochs": 4, "train.batch_size": 32},
 }
 # Settings a command would ignore: set to anything but their default, they are an error.
 UNUSED = {
     "run": ("export.formats", "export.quantization", "export.version", "export.overwrite",
             "export.dir", "export.model", "tune.final_epochs"),
     "tune": ("train.strategy", "export.publish"),
+    "lm": ("data.data_dir", "data.transfer_samples", "data.unlabeled", "data.label_column",
+           "data.features", "data.image_size", "teacher.weights", "teacher.retrain",
+           "teacher.family", "teacher.width", "teacher.depth", "teacher.trust_savedmodel",
+           "student.family", "student.size", "student.path", "student.scratch_path",
+           "distill.augment", "distill.mixup", "tune.trials", "tune.epochs",
+           "tune.final_epochs", "export.publish", "export.dir", "export.model",
+           "export.formats", "export.quantization", "export.version", "export.overwrite"),
 }
 REQUIRED = {
     "distill": ("teacher.path",),
@@ -108,8 +125,8 @@ class RunConfig:
         output: Directory of the report, the models and the cached teacher. Defaults to
             `"keras_distill_output"`.
         verbose: Keras progress: `"auto"`, `0`, `1` or `2`. Defaults to `"auto"`.
-        data, teacher, student, distill, train, tune, export: The sections. Default to their
-            defaults.
+        data, teacher, student, distill, train, tune, export, lm: The sections. Default to
+            their defaults.
     """
 
     command: str = "run"
@@ -122,6 +139,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    lm: LMConfig = field(default_factory=LMConfig)
 
     def __post_init__(self):
         validation.check_choice(self.command, COMMANDS, "command")
@@ -140,6 +158,13 @@ class RunConfig:
                 "tune", "0 under a strategy: the alpha/T search runs without a tf.distribute "
                 "strategy", self.tune.trials, "Search first (`keras-distill tune`), then run "
                 "with the chosen --alpha and --temperature under the strategy")
+        if (self.command == "lm" and self.distill.cache_teacher
+                and self.lm.divergence != "forward_kl"):
+            raise validation.invalid(
+                "divergence", "'forward_kl' with `cache_teacher`: the top-k cache keeps only "
+                "the teacher's largest logits, which Hinton's KD on the folded distribution "
+                "can use and the other divergences cannot", self.lm.divergence,
+                "Drop --cache-teacher to distil online")
         if self.export.tflite_quantization == "int8" and self.data.dataset is None:
             raise ValueError(
                 "Invalid value for argument `quantization`. `int8` needs calibration data: pass "
@@ -154,7 +179,14 @@ class RunConfig:
 
     def _check_used(self):
         """A setting this command would ignore is an error, not a silent no-op."""
-        for key in UNUSED.get(self.command, ()):
+        unused = UNUSED.get(self.command, ())
+        if self.command != "lm":
+            unused += tuple(f"lm.{f.name}" for f in dataclasses.fields(LMConfig))
+        elif self.teacher.path is not None and (self.lm.teacher_layers or self.lm.teacher_width):
+            raise validation.invalid("teacher_layers", "it (and `teacher_width`) only for the "
+                                     "reference teacher, not with a `teacher` path",
+                                     self.lm.teacher_layers or self.lm.teacher_width)
+        for key in unused:
             if self.get(key) != _default_of(self.command, key):
                 name = next((k for k, v in _keys(self.command).items() if v == key), key)
                 raise validation.invalid(name, f"it only with another command: `{self.command}` "

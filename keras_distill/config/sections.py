@@ -23,7 +23,7 @@ from keras_distill.tuning import ranges
 from keras_distill.tuning import tuners
 
 # Choice lists, defined by the modules that implement them and reused by the CLI.
-COMMANDS = ("run", "train-teacher", "distill", "evaluate", "tune", "export")
+COMMANDS = ("run", "train-teacher", "distill", "evaluate", "tune", "export", "lm")
 STUDENT_FAMILIES = models.FAMILIES + tuple(models.APPLICATIONS)
 STRATEGIES = distribute.STRATEGIES
 TUNERS = tuple(tuners.TUNERS)

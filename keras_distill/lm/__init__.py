@@ -11,7 +11,10 @@
 - `save_preset(distiller.student, path)`: the student as a keras-hub preset directory, written
   atomically, loadable offline with `keras_hub.models.CausalLM.from_preset(path)`;
   `save_scoring_model` writes a SavedModel with a `token_ids`/`padding_mask` -> `logits`
-  signature for TF Serving.
+  signature for TF Serving (`scoring_difference` measures it against the Keras model);
+- `text`, `models`, `evaluation`: what `keras-distill lm` (`workflow.language_model`) runs on:
+  text files tokenized and split, reference GPT-2s and loaded presets, held-out perplexity,
+  next-token accuracy and tokens/s.
 
 Padded positions count in no term: `y` is `-1` there (unlabeled), and the `Distiller` takes the
 inputs' padding mask as the mask of the logits, so the distillation term skips them too. The
@@ -37,12 +40,12 @@ Example (a tiny GPT-2 from config, byte tokens; no download):
 
 import tensorflow as tf
 
-from keras_distill import validation
 from keras_distill.distiller.distiller import Distiller
 from keras_distill.lm.checks import check_batch
 from keras_distill.lm.checks import check_vocabularies
 from keras_distill.lm.export import save_preset
 from keras_distill.lm.export import save_scoring_model
+from keras_distill.lm.export import scoring_difference
 from keras_distill.lm.generation import fit_on_policy
 from keras_distill.lm.generation import prompts
 from keras_distill.lm.generation import teacher_generations
@@ -53,11 +56,12 @@ from keras_distill.lm.sequences import token_sequences
 from keras_distill.losses import divergences
 from keras_distill.losses.terms import LogitsDistillation
 
-DIVERGENCES = ("forward_kl", "reverse_kl", "generalized_jsd")
+DIVERGENCES = divergences.DIVERGENCES
 
 __all__ = ["BYTE_VOCABULARY", "DIVERGENCES", "byte_sequences", "check_batch",
            "check_vocabularies", "distiller", "examples", "fit_on_policy", "next_token_examples",
-           "prompts", "save_preset", "save_scoring_model", "teacher_generations",
+           "prompts", "save_preset", "save_scoring_model", "scoring_difference",
+           "teacher_generations",
            "token_sequences"]
 
 
@@ -108,10 +112,8 @@ def distiller(teacher, student, *, divergence="forward_kl", temperature=1.0, alp
     Raises:
         ValueError: On a vocabulary mismatch or an unknown divergence.
     """
-    validation.check_choice(divergence, DIVERGENCES, "divergence")
+    loss = divergences.by_name(divergence, beta)
     check_vocabularies(teacher, student)
-    loss = {"forward_kl": "kd", "reverse_kl": divergences.ReverseKL(),
-            "generalized_jsd": divergences.GeneralizedJSD(beta=beta)}[divergence]
     return Distiller(teacher=teacher, student=student, student_loss_weight=alpha,
                      distillation_losses=LogitsDistillation(temperature=temperature, loss=loss),
                      **kwargs)

@@ -73,3 +73,16 @@ def save_scoring_model(model, path, length):
     with io.atomic_directory(path) as staging:
         tf.saved_model.save(module, staging, signatures={"serving_default": score})
     return path
+
+
+def scoring_difference(path, model, x):
+    """The largest absolute difference between the logits of the SavedModel at `path` (its
+    `serving_default`) and `model`'s on the inputs `x` (`{"token_ids", "padding_mask"}`),
+    over the real positions: what serving changes."""
+    served = tf.saved_model.load(path).signatures["serving_default"]
+    token_ids = tf.constant(x[sequences.TOKEN_IDS], tf.int32)
+    mask = tf.constant(x[PADDING_MASK], tf.bool)
+    expected = model({sequences.TOKEN_IDS: token_ids, PADDING_MASK: mask}, training=False)
+    got = served(token_ids=token_ids, padding_mask=mask)["logits"]
+    difference = tf.abs(tf.cast(got, tf.float32) - tf.cast(expected, tf.float32))
+    return float(tf.reduce_max(tf.boolean_mask(difference, mask)))

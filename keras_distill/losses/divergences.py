@@ -122,3 +122,20 @@ class GeneralizedJSD(logit_losses.LogitLoss):
 
     def get_config(self):
         return {**super().get_config(), "beta": self.beta}
+
+
+DIVERGENCES = ("forward_kl", "reverse_kl", "generalized_jsd")
+
+
+def by_name(divergence, beta=0.5):
+    """The loss of `divergence`, one of `DIVERGENCES` (`"forward_kl"` is Hinton's `"kd"`).
+
+    Example:
+
+    >>> type(by_name("generalized_jsd", beta=0.9)).__name__
+    'GeneralizedJSD'
+    """
+    validation.check_choice(divergence, DIVERGENCES, "divergence")
+    if divergence == "forward_kl":
+        return "kd"
+    return ReverseKL() if divergence == "reverse_kl" else GeneralizedJSD(beta=beta)

@@ -37,7 +37,8 @@ COLUMNS = (
 )
 
 
-def _human_bytes(n):
+def human_bytes(n):
+    """`n` bytes as text: `"512 B"`, `"1.5 KB"`, `"2.0 MB"`."""
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -194,7 +195,7 @@ class Report:
             if value is None:
                 cells.append("-")
             elif key == "size_bytes":
-                cells.append(_human_bytes(value))
+                cells.append(human_bytes(value))
             else:
                 cells.append(fmt.format(value))
         return cells

@@ -11,6 +11,7 @@ layer over them.
 | `tune` | alpha/T searched on a validation split (`tune`) |
 | `export` | SavedModel and `.tflite` artifacts, measured (`export`) |
 | `run` | the main job, chaining the stages (`run`) |
+| `language_model` | a causal LM distilled on text, compared and exported (`lm`) |
 
 Every command takes one `keras_distill.RunConfig` (or keyword names applied to the command's
 defaults) and validates it before anything trains.
@@ -22,6 +23,7 @@ from keras_distill.workflow.compare import rerender_report
 from keras_distill.workflow.export import describe_artifact
 from keras_distill.workflow.export import export_artifacts
 from keras_distill.workflow.export import export_model
+from keras_distill.workflow.language_model import distill_language_model
 from keras_distill.workflow.run import run
 from keras_distill.workflow.setup import command_config
 from keras_distill.workflow.setup import load_data

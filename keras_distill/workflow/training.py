@@ -6,6 +6,7 @@ import sys
 import keras
 
 from keras_distill import distribute
+from keras_distill import validation
 
 
 def cosine_adam(learning_rate, steps):
@@ -87,9 +88,11 @@ class KeepBestWeights(keras.callbacks.Callback):
 
     Args:
         model: The model whose weights are kept (the student inside a distiller).
-        monitor: A logged value to maximise. Defaults to `"val_accuracy"`. Without validation
-            data nothing is kept; a monitor missing from logs that hold validation values is a
+        monitor: A logged value. Defaults to `"val_accuracy"`. Without validation data
+            nothing is kept; a monitor missing from logs that hold validation values is a
             `ValueError` at the end of the first epoch.
+        mode: `"max"` or `"min"`: whether the best `monitor` is the largest or the smallest
+            (a loss). Defaults to `"max"`.
 
     Example:
 
@@ -103,9 +106,11 @@ class KeepBestWeights(keras.callbacks.Callback):
     True
     """
 
-    def __init__(self, model, monitor="val_accuracy"):
+    def __init__(self, model, monitor="val_accuracy", mode="max"):
         super().__init__()
         self.kept, self.monitor = model, monitor
+        self.sign = {"max": 1.0, "min": -1.0}[validation.check_choice(mode, ("max", "min"),
+                                                                      "mode")]
         self.best, self.best_epoch, self._weights = None, None, None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -117,7 +122,7 @@ class KeepBestWeights(keras.callbacks.Callback):
                     "Invalid value for argument `monitor`. Expected a value `fit` logs: "
                     f"{sorted(logs)}. Received: monitor={self.monitor!r}")
             return  # No validation data: the last epoch's weights stay.
-        if self.best is None or float(value) > self.best:
+        if self.best is None or self.sign * float(value) > self.sign * self.best:
             self.best, self.best_epoch = float(value), epoch
             self._weights = self.kept.get_weights()
 
