@@ -17,7 +17,9 @@ TINY = {"run": ["--epochs", "1", "--teacher-epochs", "1", "--batch-size", "256",
         "train-teacher": ["--epochs", "1", "--batch-size", "256", "--verbose", "0"],
         "distill": ["--epochs", "1", "--batch-size", "256", "--verbose", "0"],
         "tune": ["--epochs", "1", "--teacher-epochs", "1", "--batch-size", "256", "--trials",
-                 "2", "--verbose", "0"]}
+                 "2", "--verbose", "0"],
+        "lm": ["--epochs", "1", "--teacher-epochs", "1", "--sequence-length", "16",
+               "--batch-size", "128", "--verbose", "0"]}
 
 
 def readme_commands():
@@ -32,7 +34,7 @@ def readme_commands():
 def test_the_command_list_is_found():
     commands = readme_commands()
     assert len(commands) >= 8 and {argv[0] for argv in commands} >= {
-        "run", "train-teacher", "distill", "evaluate", "report", "export", "tune"}
+        "run", "train-teacher", "distill", "evaluate", "report", "export", "tune", "lm"}
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from keras_distill.cli.flags import training_flags
 
 
 def add_lm_parser(sub):
+    """Adds the `lm` subcommand to the subparsers `sub`."""
     parser = subparser(sub, "lm", "distill a causal language model (keras-hub CausalLM) on text",
                        "Distill a causal language model on text: the teacher (a keras-hub "
                        "preset directory or a .keras CausalLM, or a reference GPT-2 trained "
@@ -34,14 +35,17 @@ def add_lm_parser(sub):
          "(default: train a reference GPT-2 on the training text)")
     flag(parser, "--teacher-epochs", "epochs of the reference teacher (default: {default})",
          type=int)
-    flag(parser, "--teacher-layers", "blocks of the reference teacher (default: 2)", type=int)
-    flag(parser, "--teacher-width", "hidden size of the reference teacher (default: 64)",
+    flag(parser, "--teacher-layers", "blocks of the reference teacher "
+         f"(default: {config_lib.REFERENCE_TEACHER[0]})", type=int)
+    flag(parser, "--teacher-width", "hidden size of the reference teacher "
+         f"(default: {config_lib.REFERENCE_TEACHER[1]})",
          type=int)
     flag(parser, "--student", "the student to start from: a keras-hub preset directory or a "
          ".keras CausalLM (default: an untrained reference GPT-2)")
-    flag(parser, "--student-layers", "blocks of the reference student (default: 1)", type=int)
-    flag(parser, "--student-width", "hidden size of the reference student (default: 32)",
-         type=int)
+    flag(parser, "--student-layers", "blocks of the reference student "
+         f"(default: {config_lib.REFERENCE_STUDENT[0]})", type=int)
+    flag(parser, "--student-width", "hidden size of the reference student "
+         f"(default: {config_lib.REFERENCE_STUDENT[1]})", type=int)
     flag(parser, "--divergence", "forward_kl (Hinton's KD), reverse_kl, or generalized_jsd "
          "(GKD) (default: {default})", choices=config_lib.DIVERGENCES)
     flag(parser, "--beta", "generalized_jsd's mixture weight, in (0, 1) (default: {default})",

@@ -6,6 +6,8 @@ from keras_distill.config.export_section import FORMATS
 from keras_distill.config.export_section import QUANTIZATIONS
 from keras_distill.config.export_section import ExportConfig
 from keras_distill.config.lm_section import DIVERGENCES
+from keras_distill.config.lm_section import REFERENCE_STUDENT
+from keras_distill.config.lm_section import REFERENCE_TEACHER
 from keras_distill.config.lm_section import LMConfig
 from keras_distill.config.run_config import COMMAND_DEFAULTS
 from keras_distill.config.run_config import COMMAND_KEYS

@@ -92,7 +92,7 @@ COMMAND_DEFAULTS = {
     "export": {"data.dataset": None},
     # A language model: T 1 (the usual for LMs), no augmentation, a brief reference teacher.
     "lm": {"data.dataset": None, "data.validation_split": 0.1, "data.test_split": 0.1,
-           "distill.augment": False, "distill.temperature": 1.0, "teacher.epochs": 8,
+           "distill.augment": False, "distill.temperature": 1.0, "teacher.epochs": 10,
            "student.epochs": 4, "train.batch_size": 32},
 }
 # Settings a command would ignore: set to anything but their default, they are an error.

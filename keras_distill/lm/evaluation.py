@@ -118,7 +118,7 @@ def paired_gain(baseline, model):
     return float(mean), float(se)
 
 
-def tokens_per_second(models, x, batch_size=32, rounds=3):
+def tokens_per_second(models, x, batch_size=32, rounds=5):
     """Tokens per second each of `models` scores (forward passes over `x`, batch `batch_size`).
 
     The models take turns, round after round, and each keeps its fastest pass (after an untimed
@@ -128,7 +128,7 @@ def tokens_per_second(models, x, batch_size=32, rounds=3):
         models: `{name: model}`.
         x: `{"token_ids", "padding_mask"}` arrays.
         batch_size: Sequences per forward pass. Defaults to `32`.
-        rounds: Timed passes per model. Defaults to `3`.
+        rounds: Timed passes per model. Defaults to `5`.
 
     Returns:
         `{name: tokens per second}`.
