@@ -4,6 +4,7 @@ own source as text; the config's checks, the run's outputs, the report, the expo
 import inspect
 import json
 import os
+from pathlib import Path
 
 import keras
 import keras_hub
@@ -39,11 +40,11 @@ def text_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory, text_file):
-    """One `keras-distill lm` run with a reference teacher: `(status, output directory)`."""
+    """One `keras-distill lm` run with a reference teacher: `(status, output, run directory)`."""
     output = tmp_path_factory.mktemp("lm")
     status = cli.main(["lm", "--text", text_file, "--output", str(output), *TINY,
                        *REFERENCE_TEACHER])
-    return status, output
+    return status, output, os.path.realpath(output / "latest")
 
 
 def _runs(output):
@@ -51,9 +52,9 @@ def _runs(output):
 
 
 def test_the_run_writes_presets_export_and_a_report_that_reloads(first_run, text_file):
-    status, output = first_run
+    status, _, run = first_run
     assert status == 0
-    run = output / "latest"
+    run = Path(run)
     assert {"teacher", "student", "scratch", "export", "report.json", "report.md",
             "config.toml"} <= set(os.listdir(run))
     report = json.loads((run / "report.json").read_text())
@@ -78,12 +79,12 @@ def test_the_run_writes_presets_export_and_a_report_that_reloads(first_run, text
     assert RunConfig.resolve("lm", file=str(run / "config.toml")).lm.student_width == 8
 
 
-def test_a_second_run_reuses_the_teacher_from_a_cache_and_keeps_the_first(first_run, text_file,
-                                                                         capsys):
-    status, output = first_run
+def test_a_second_run_on_the_first_runs_teacher_with_a_top_k_cache(first_run, text_file,
+                                                                   capsys):
+    status, output, run = first_run
     assert status == 0
     before = _runs(output)
-    teacher = os.path.realpath(output / "latest" / "teacher")
+    teacher = os.path.join(run, "teacher")
     capsys.readouterr()
     status = cli.main(["lm", "--text", text_file, "--output", str(output), "--teacher", teacher,
                        "--cache-teacher", "--top-k", "8", "--alpha", "0.2", *TINY])
@@ -98,9 +99,9 @@ def test_a_second_run_reuses_the_teacher_from_a_cache_and_keeps_the_first(first_
 
 def test_under_mirrored_strategy_with_backup(first_run, text_file, capsys, tmp_path,
                                             two_replicas):
-    status, output = first_run
+    status, _, run = first_run
     assert status == 0
-    teacher = os.path.realpath(output / "latest" / "teacher")
+    teacher = os.path.join(run, "teacher")
     backup = tmp_path / "backup"
     capsys.readouterr()
     status = cli.main(["lm", "--text", text_file, "--output", str(tmp_path / "out"), "--teacher",

@@ -41,6 +41,7 @@ from keras_distill.cli.flags import trust_flag
 from keras_distill.cli.lm_flags import add_lm_parser
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, FileExistsError,
+               ImportError,  # An optional dependency missing: the message says what to install.
                PermissionError)
 
 

@@ -32,7 +32,8 @@ TEACHER_DTYPES = tuple(d for d in teacher_precision.TEACHER_DTYPES if d is not N
 DEFAULT_OUTPUT = "keras_distill_output"
 MODEL_PATH = "a `.keras` file or a SavedModel directory"
 TEACHER_SOURCE = (f"{MODEL_PATH}, or a keras.applications name (" +
-                  ", ".join(models.APPLICATIONS) + ") with `teacher_weights`")
+                  ", ".join(models.APPLICATIONS) + ") with `teacher_weights` (for `lm`: a "
+                  "keras-hub preset directory or a `.keras` CausalLM)")
 
 
 def set_field(section, name, value):

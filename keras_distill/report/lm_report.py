@@ -123,8 +123,9 @@ class LanguageModelReport:
         """The report as Markdown: context, table, verdict."""
         header = [title for _, title, _ in COLUMNS]
         lines = ["# keras_distill language-model report", ""]
-        lines += [f"- {key}: {value}" for key, value in self.meta.items()
-                  if not isinstance(value, dict)]
+        lines += [f"- {key}: " + (", ".join(f"{k} {v}" for k, v in value.items())
+                                  if isinstance(value, dict) else str(value))
+                  for key, value in self.meta.items()]
         lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(self._cells(row)) + " |" for row in self.rows]
         if self.summary.get("text"):

@@ -30,7 +30,6 @@ from keras_distill.data import cache as cache_lib
 from keras_distill.distiller.distiller import PADDING_MASK
 from keras_distill.lm import checks as lm_checks
 from keras_distill.lm import evaluation
-from keras_distill.lm import export as lm_export
 from keras_distill.lm import models as lm_models
 from keras_distill.lm import text as text_lib
 from keras_distill.report.lm_report import LanguageModelReport
@@ -78,22 +77,26 @@ def distill_language_model(config=None, *, log=print, **values):
                                                settings.sequence_length, config.train.seed)
         _check_models(tokenizer, teacher, _student(config, tokenizer), examples["train"][0],
                       settings.top_k if config.distill.cache_teacher else None)
+    best_epochs = {}
     with run_directory.run_directory(config, strategy) as directory:
         if reference_teacher:
             log(f"teacher: training the reference GPT-2 ({teacher.count_params():,} parameters), "
                 f"{_epochs(config.teacher.epochs)}")
-            _train_alone(teacher, examples, config, config.teacher.epochs, strategy)
+            best_epochs["teacher"] = _train_alone(teacher, examples, config,
+                                                  config.teacher.epochs, strategy)
             _save(teacher, directory, "teacher")
         log(f"scratch: training the student alone, {_epochs(config.student.epochs)}")
         with training.strategy_scope(strategy):
             scratch = _student(config, tokenizer)
-        _train_alone(scratch, examples, config, config.student.epochs, strategy)
+        best_epochs["scratch"] = _train_alone(scratch, examples, config, config.student.epochs,
+                                              strategy)
         log(f"distilled: {settings.divergence} to the teacher, alpha {config.distill.alpha:g}, "
             f"T {config.distill.temperature:g}, " + (
                 f"a top-{settings.top_k} cache of its logits" if config.distill.cache_teacher
                 else "the teacher online") + f", {_epochs(config.student.epochs)}"
             + (f", {strategy.num_replicas_in_sync} replicas" if strategy is not None else ""))
-        distilled = _distill(teacher, examples, config, tokenizer, strategy)
+        distilled, best_epochs["distilled"] = _distill(teacher, examples, config, tokenizer,
+                                                       strategy)
         paths = {name: _save(model, directory, name)
                  for name, model in (("scratch", scratch), ("student", distilled))}
         log("evaluating: perplexity and next-token accuracy on the test text, size, tokens/s")
@@ -102,23 +105,15 @@ def distill_language_model(config=None, *, log=print, **values):
         if config.export.enabled:
             export = os.path.join(directory, SCORING_EXPORT)
             lm.save_scoring_model(distilled, export, settings.sequence_length)
-            difference = lm_export.scoring_difference(export, distilled, {
+            difference = lm.scoring_difference(export, distilled, {
                 key: value[:EXPORT_CHECK_SEQUENCES] for key, value in examples["test"][0].items()})
             log(f"export: a scoring SavedModel for TF Serving (token_ids, padding_mask -> "
                 f"logits) in {export}; reloaded, its logits differ from Keras's by at most "
                 f"{difference:.2g}")
             report.meta.update(export=export, export_max_logit_difference=difference)
-        report.meta.update(
-            text=text_lib.SAMPLE if settings.text is None else list(settings.text),
-            tokenizer=tokenizer.name, sequence_length=settings.sequence_length,
-            teacher=config.teacher.path or "reference GPT-2 "
-            f"{settings.teacher_shape[0]}x{settings.teacher_shape[1]} (teacher/)",
-            student=settings.student or "reference GPT-2 "
-            f"{settings.student_shape[0]}x{settings.student_shape[1]}",
-            divergence=settings.divergence, alpha=config.distill.alpha,
-            temperature=config.distill.temperature, epochs=config.student.epochs,
-            seed=config.train.seed, saved=paths, run_directory=directory,
-            wall_time_s=round(time.perf_counter() - started, 1))
+        report.meta.update(_settings(config, tokenizer), saved=paths, run_directory=directory,
+                           best_epochs=best_epochs,
+                           wall_time_s=round(time.perf_counter() - started, 1))
         written = report.write(directory)
         log(f"report: {', '.join(written.values())}")
     log(f"lm: every output of this run is in {directory} "
@@ -126,6 +121,20 @@ def distill_language_model(config=None, *, log=print, **values):
         + ("; reuse its teacher with --teacher " + os.path.join(directory, "teacher")
            if reference_teacher else ""))
     return report
+
+
+def _settings(config, tokenizer):
+    """What shaped the comparison, for the report's header."""
+    settings = config.lm
+    return dict(
+        text=text_lib.SAMPLE if settings.text is None else list(settings.text),
+        tokenizer=tokenizer.name, sequence_length=settings.sequence_length,
+        teacher=config.teacher.path or "reference GPT-2 {}x{} (teacher/)".format(
+            *settings.teacher_shape),
+        student=settings.student or "reference GPT-2 {}x{}".format(*settings.student_shape),
+        divergence=settings.divergence, alpha=config.distill.alpha,
+        temperature=config.distill.temperature, cache_teacher=config.distill.cache_teacher,
+        epochs=config.student.epochs, seed=config.train.seed)
 
 
 def _epochs(count):
@@ -194,11 +203,11 @@ def _fit(trainer, kept, monitor, examples, config, epochs, strategy, data=None, 
 
 
 def _train_alone(model, examples, config, epochs, strategy):
-    """Trains `model` on the next tokens alone, kept at its best validation epoch."""
+    """Trains `model` on the next tokens alone, kept at its best validation epoch (returned)."""
     with training.strategy_scope(strategy):
         model.compile(optimizer=_optimizer(examples, config, epochs),
                       loss=evaluation.next_token_loss())
-    _fit(model, model, "val_loss", examples, config, epochs, strategy)
+    return _fit(model, model, "val_loss", examples, config, epochs, strategy)
 
 
 def _distill(teacher, examples, config, tokenizer, strategy):
@@ -217,9 +226,9 @@ def _distill(teacher, examples, config, tokenizer, strategy):
             top_k=settings.top_k, seed=config.train.seed, teacher_dtype=distill.teacher_dtype)
     callbacks = ([] if distill.backup_dir is None
                  else [keras.callbacks.BackupAndRestore(distill.backup_dir)])
-    _fit(distiller, student, "val_student_loss", examples, config, config.student.epochs,
-         strategy, data=data, callbacks=callbacks)
-    return student
+    best_epoch = _fit(distiller, student, "val_student_loss", examples, config,
+                      config.student.epochs, strategy, data=data, callbacks=callbacks)
+    return student, best_epoch
 
 
 def _save(model, directory, name):
