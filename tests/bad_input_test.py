@@ -25,6 +25,8 @@ from keras_distill import teacher as teacher_lib
 from keras_distill.data import cache as cache_lib
 from keras_distill.data import cache_manifest
 from keras_distill.data import checks
+from keras_distill.data import written_checked
+from keras_distill.distiller import guards
 from keras_distill.tuning import teacher_cache
 
 SCCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -401,6 +403,47 @@ def test_label_out_of_range_in_cached_data_fails_in_fit():
         distiller().fit(cached, epochs=1, verbose=0)
 
 
+def test_label_out_of_range_in_a_later_batch_of_cached_data_fails_in_fit():
+    x, y = data(24)
+    y[20] = 30  # Batch 3: the one check of a cache's labels reads every batch, not the first.
+    cached = kd.cache_teacher_outputs(model(seed=1), dataset(x, y), shuffle=False)
+    student = model(seed=2)
+    before = weights(student)
+    with pytest.raises(ValueError, match=r"`y`.*holding 30 at index 4 of batch 3"):
+        distiller(student).fit(cached, epochs=1, verbose=0)
+    assert unchanged(before, student)
+
+
+def test_non_finite_teacher_outputs_while_caching_write_nothing(tmp_path):
+    teacher = model(seed=1)
+    teacher.layers[-1].kernel.assign(np.full((FEATURES, CLASSES), 1e5, "float32"))
+    x, y = data(24)
+    x[:8] = 0.0  # Batch 1's logits fit in float16 (the bias alone); batch 2's do not.
+    with pytest.raises(ValueError, match=r"`teacher`.*finite.*teacher outputs\['logits'\] "
+                                         r"holding -?inf at index \(0, 0\) of batch 2.*float32"):
+        kd.cache_teacher_outputs(teacher, dataset(np.abs(x), y), dtype="float16",
+                                 path=str(tmp_path / "c"))
+    assert listing(tmp_path) == []
+
+
+def test_only_the_returned_cache_skips_the_checks_per_batch():
+    x, y = data(24)
+    cached = kd.cache_teacher_outputs(model(seed=1), dataset(x, y), shuffle=False)
+    spec = checks.label_spec(model())
+    assert guards._checked_data(cached, spec, 0.5) is cached  # Checked when written.
+
+    def poison(index, element):  # Batch 2's teacher outputs become NaN: built by hand.
+        inputs, labels = element
+        outputs = inputs["keras_distill_teacher_outputs"]
+        logits = tf.where(index == 1, np.float32("nan"), outputs["logits"])
+        return {**inputs, "keras_distill_teacher_outputs": {"logits": logits}}, labels
+
+    derived = cached.enumerate().map(poison)
+    assert guards._checked_data(derived, spec, 0.5) is not derived
+    with pytest.raises(ValueError, match=r"`x`.*holding \[?nan\]? in batch 2"):
+        distiller().fit(derived, epochs=1, verbose=0)
+
+
 # --------------------------------------------------------------------- load_teacher_outputs
 @pytest.fixture
 def written(tmp_path):
@@ -529,6 +572,20 @@ def test_verified_cache_loads_every_example(written):
     loaded = cache_lib.load_teacher_outputs(path, 8, shuffle=False, teacher=teacher,
                                             dataset=source)
     assert sum(int(tf.shape(b[1])[0]) for b in loaded) == 24
+
+
+def test_only_a_cache_written_checked_loads_without_the_checks_per_batch(written):
+    path, _, _ = written
+    spec = checks.label_spec(model())
+    loaded = cache_lib.load_teacher_outputs(path, 8, shuffle=False)
+    assert written_checked.is_marked(loaded) and guards._checked_data(loaded, spec, 0.5) is loaded
+    manifest_path = os.path.join(path, cache_manifest.MANIFEST)
+    manifest = json.load(open(manifest_path))
+    del manifest["checked"]  # As an older keras_distill wrote it.
+    json.dump(manifest, open(manifest_path, "w"))
+    older = cache_lib.load_teacher_outputs(path, 8, shuffle=False)
+    assert not written_checked.is_marked(older)
+    assert guards._checked_data(older, spec, 0.5) is not older
 
 
 # ------------------------------------------------------------------- tuner's shared cache

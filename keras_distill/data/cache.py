@@ -22,6 +22,7 @@ from keras_distill import validation
 from keras_distill.data import cache_manifest
 from keras_distill.data import checks as data_checks
 from keras_distill.data import teacher_outputs as cached_format
+from keras_distill.data import written_checked
 
 
 def _teacher_function(teacher, teacher_dtype=None):
@@ -57,11 +58,13 @@ def _top_k_function(teacher_fn, k):
 
 
 def _batches(teacher_fn, dataset, dtype):
-    """Yields `(x, teacher_outputs, y, sample_weight)` per batch, running the teacher once."""
-    for batch in dataset:
+    """Yields `(x, teacher_outputs, y, sample_weight)` per batch, running the teacher once;
+    the outputs, as stored, are checked finite (`written_checked`)."""
+    for index, batch in enumerate(dataset):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch)
         outputs = {k: v if k in cached_format.TOP_K_KEYS else tf.cast(v, dtype)
                    for k, v in teacher_fn(x).items()}  # A top-k summary keeps its dtypes.
+        written_checked.check_teacher_outputs(outputs, index + 1)
         yield x, outputs, y, sample_weight
 
 
@@ -123,7 +126,8 @@ def _on_disk(teacher_fn, dataset, dtype, path, fingerprint):
         batched.unbatch().save(staging)
         if failures:
             raise failures[0]  # Nothing is published: the staging directory goes.
-        cache_manifest.write(staging, examples=sum(examples), fingerprint=fingerprint)  # Last.
+        cache_manifest.write(staging, examples=sum(examples), fingerprint=fingerprint,
+                             checked=True)  # Last.
     batch_size = int(tf.shape(tf.nest.flatten(first[1])[0])[0])
     return tf.data.Dataset.load(path), batch_size
 
@@ -175,7 +179,11 @@ def load_teacher_outputs(path, batch_size, *, shuffle=True, seed=None, drop_rema
         fingerprint["data"] = None if first is None else cache_manifest.data_fingerprint(
             dataset, list(keras.utils.unpack_x_y_sample_weight(first)))
     examples = cache_manifest.load(path, fingerprint)
-    return _pipeline(examples, batch_size, shuffle, seed, drop_remainder)
+    batched = _pipeline(examples, batch_size, shuffle, seed, drop_remainder)
+    # Only a cache whose manifest says its examples were checked when written (older ones
+    # did not check the teacher outputs) skips `Distiller.fit`'s checks per batch.
+    return written_checked.mark(batched) if cache_manifest.read(path).get("checked") is True \
+        else batched
 
 
 def cache_teacher_outputs(
@@ -226,6 +234,10 @@ def cache_teacher_outputs(
     Returns:
         A batched, prefetched `tf.data.Dataset`.
 
+    Raises:
+        ValueError: If a batch holds NaN/inf inputs, bad sample weights or non-numeric labels,
+            or the teacher's outputs (as stored, in `dtype`) hold NaN/inf; nothing is written.
+
     Example:
 
     >>> import keras, numpy as np, tensorflow as tf
@@ -264,7 +276,10 @@ def cache_teacher_outputs(
             examples, first_batch = _on_disk(teacher_fn, checked, dtype, path, fingerprint)
     except tf.errors.InvalidArgumentError as error:
         raise data_checks.in_graph_error(error, None) or error from None
-    return _pipeline(examples, batch_size or first_batch, shuffle, seed, drop_remainder)
+    # Every batch and teacher output was checked as it was written: `Distiller.fit` checks
+    # only the labels' range, once (`written_checked`).
+    return written_checked.mark(
+        _pipeline(examples, batch_size or first_batch, shuffle, seed, drop_remainder))
 
 
 def _to_float32(inputs, *rest):

@@ -9,7 +9,8 @@ after every data file, and the directory is then renamed into place whole:
                 ...},                       # one entry per stored array, whatever the format
      "fingerprint": {"teacher": "<sha256>", "data": "<sha256>", "options": {"dtype": ...}},
      "files": {"<relative path>": {"bytes": 123, "sha256": "..."}, ...},
-     "checksum": "<sha256 of files>"}
+     "checksum": "<sha256 of files>",
+     "checked": true}                       # every example checked as written (absent: not)
 
 `load` verifies it before `tf.data` reads a byte: a missing directory, a missing or unreadable
 manifest, a file missing, cut short or changed, arrays or an example count that differ, or a
@@ -122,20 +123,23 @@ def data_fingerprint(dataset, first_batch):
     return digest.hexdigest()
 
 
-def write(path, *, examples, fingerprint):
+def write(path, *, examples, fingerprint, checked=False):
     """Writes the manifest of the dataset saved at `path` (the last file written there).
 
     Args:
         path: The directory `tf.data.Dataset.save` wrote (the staging directory).
         examples: How many examples were saved.
         fingerprint: `{"teacher": ..., "data": ..., "options": {...}}`.
+        checked: Whether every example was checked as it was written (finite inputs and
+            teacher outputs, sample weights finite and `>= 0`, numeric labels; see
+            `written_checked`). Defaults to `False`.
     """
     files = _files(path)
     element_spec = tf.data.Dataset.load(path).element_spec
     io.write_json(os.path.join(path, MANIFEST), {
         "format": FORMAT, "version": VERSION, "examples": int(examples),
         "arrays": _arrays(element_spec), "fingerprint": fingerprint, "files": files,
-        "checksum": _checksum(files)})
+        "checksum": _checksum(files), "checked": bool(checked)})
 
 
 def read(path):

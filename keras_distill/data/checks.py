@@ -279,16 +279,29 @@ def check_cache_source(dataset, teacher):
 
 # ----------------------------------------------------------------------------- in graph
 def _first(values, bad):
-    """The first element of `values` where `bad` holds, as a 1-element tensor (the first
-    element when none does): an argmax, no dynamic shapes."""
+    """The first element of `values` where `bad` holds, as a string (`"nan"`, `"12"`; the
+    first element when none does): an argmax, no dynamic shapes, no branch."""
     index = tf.argmax(tf.cast(tf.reshape(bad, [-1]), tf.int32))
-    return tf.reshape(values, [-1])[index:index + 1]
+    value = tf.reshape(values, [-1])[index]
+    if value.dtype.is_floating:
+        return tf.strings.as_string(tf.cast(value, tf.float64), shortest=True)
+    return tf.strings.as_string(value)
 
 
-def _assert(bad, kind, index, values):
-    """An op failing with `kind`, the batch and the first value of `values` where `bad`."""
-    return tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)),
-                               [MARKER, kind, index, _first(values, bad)])
+def _assert(problems, index):
+    """One op failing with the kind, the batch and the first bad value of the first failed
+    check, for `problems` of `(kind, bad, values)`: `bad` marks the elements of `values` that
+    fail.
+
+    Its message holds strings only, so the op needs no branch around it (`tf.debugging.Assert`
+    guards other data with a `cond`, which costs a clean batch more than the checks do).
+    """
+    flags = tf.stack([tf.reduce_any(bad) for _, bad, _ in problems])
+    failed = tf.argmax(tf.cast(flags, tf.int32))
+    kind = tf.gather(tf.constant([kind for kind, _, _ in problems]), failed)
+    value = tf.gather(tf.stack([_first(values, bad) for _, bad, values in problems]), failed)
+    return tf.debugging.Assert(tf.logical_not(tf.reduce_any(flags)),
+                               [MARKER, kind, tf.strings.as_string(index), value])
 
 
 def all_finite(tensors):
@@ -309,22 +322,24 @@ def all_finite(tensors):
 
 def _graph_checks(index, element, spec):
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(element)
-    checks = []
+    problems = []
     for value in tf.nest.flatten(x):
         if isinstance(value, tf.Tensor) and value.dtype.is_floating:
-            checks.append(_assert(~tf.math.is_finite(value), "inputs", index, value))
+            problems.append(("inputs", ~tf.math.is_finite(value), value))
     if isinstance(y, tf.Tensor) and (y.dtype.is_floating or y.dtype.is_integer):
         labels = tf.cast(y, tf.float64)
         bad = ~tf.math.is_finite(labels)
         if spec is not None and _is_sparse(y.shape.rank, y.shape[-1] if y.shape.rank else None,
                                            spec):
             bad |= (labels >= spec.classes) | (labels != tf.round(labels))
-        checks.append(_assert(bad, "labels", index, y))
+        problems.append(("labels", bad, y))
     if isinstance(sample_weight, tf.Tensor):
         weights = tf.cast(sample_weight, tf.float64)
-        checks.append(_assert(~tf.math.is_finite(weights) | (weights < 0), "sample_weight",
-                              index, sample_weight))
-    with tf.control_dependencies(checks):
+        problems.append(("sample_weight", ~tf.math.is_finite(weights) | (weights < 0),
+                         sample_weight))
+    if not problems:
+        return element
+    with tf.control_dependencies([_assert(problems, index)]):
         return tf.nest.map_structure(tf.identity, element)
 
 

@@ -18,6 +18,7 @@ import tensorflow as tf
 from keras_distill import teacher as teacher_lib
 from keras_distill import validation
 from keras_distill.data import checks as data_checks
+from keras_distill.data import written_checked
 
 NON_FINITE = "keras_distill: the training loss became non-finite at optimizer step"
 
@@ -145,18 +146,28 @@ _CHECKED = "_keras_distill_checked"
 
 
 def _checked_data(data, spec, alpha, non_finite="raise", counter=None):
-    """Checks `data` (a dataset: its first batch now, every batch in the graph)."""
+    """Checks `data` (a dataset: its first batch now, every batch in the graph).
+
+    A dataset `cache_teacher_outputs` returned was checked as it was written: only its labels'
+    range is checked, once, and it is trained on as it is (`data.written_checked`; it holds no
+    NaN/inf input for `"skip"` to skip).
+    """
     if not isinstance(data, tf.data.Dataset):
         return data
-    key = (spec, alpha is not None and alpha > 0, non_finite)
+    written = written_checked.is_marked(data)
+    key = (spec, alpha is not None and alpha > 0, non_finite if not written else "written")
     known = getattr(data, _CHECKED, {})
-    if counter is None and key in known:
+    if (counter is None or written) and key in known:
         return known[key]
     first = next(iter(data.take(1)), None)
     if first is not None:
         data_checks.check_batch(first, spec, alpha=alpha)
-    checked = data_checks.checked_dataset(data, spec, non_finite, counter)
-    if counter is None:  # A skip counter belongs to one `fit` call.
+    if written:
+        written_checked.check_labels(data, spec)
+        checked = data
+    else:
+        checked = data_checks.checked_dataset(data, spec, non_finite, counter)
+    if counter is None or written:  # A skip counter belongs to one `fit` call.
         setattr(data, _CHECKED, {**known, key: checked})
     return checked
 
