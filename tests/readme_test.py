@@ -46,7 +46,10 @@ def test_readme_commands_work_as_written(tmp_path, monkeypatch):
             argv = argv[:argv.index("--tune") + 1] + ["2"] + argv[argv.index("--tune") + 2:]
         if "--transfer-samples" in argv:
             argv[argv.index("--transfer-samples") + 1] = "500"
-        status = cli.main([*argv, *TINY.get(argv[0], [])])
+        tiny = TINY.get(argv[0], [])
+        if argv[0] == "lm" and "--teacher" not in argv:  # A small reference teacher too.
+            tiny = [*tiny, "--teacher-layers", "1", "--teacher-width", "32"]
+        status = cli.main([*argv, *tiny])
         assert status == 0, f"keras-distill {shlex.join(argv)} exited with {status}"
     runs = [name for name in os.listdir("keras_distill_output") if name.startswith("run-")]
     assert len(runs) == 5  # The main job and four `run` lines, each in its own directory.
