@@ -60,16 +60,25 @@ def test_the_run_writes_presets_export_and_a_report_that_reloads(first_run, text
     report = json.loads((run / "report.json").read_text())
     rows = {row["name"]: row for row in report["rows"]}
     assert set(rows) == {"teacher", "scratch", "distilled"}
-    assert report["summary"]["effect"] in ("helped", "none", "hurt")
     assert rows["distilled"]["params"] < rows["teacher"]["params"]
 
-    # What was saved is what was measured: the preset reloads to the reported perplexity.
-    student = keras_hub.models.CausalLM.from_preset(str(run / "student"), preprocessor=None)
+    # What was saved is what was measured: the presets reload to the reported perplexities,
+    # and the verdict is the paired gain between them and its noise.
     tokens = text_lib.byte_tokenizer().sequences(text_lib.read_text(text_file), 17)
     test = text_lib.split_sequences(tokens, 0.1, 0.1)["test"]
     x, y = lm.next_token_examples(test)
-    assert evaluation.held_out(student, x, y).perplexity == pytest.approx(
-        rows["distilled"]["perplexity"], rel=1e-4)
+    models, measured = {}, {}
+    for name, preset in (("distilled", "student"), ("scratch", "scratch")):
+        models[name] = keras_hub.models.CausalLM.from_preset(str(run / preset),
+                                                             preprocessor=None)
+        measured[name] = evaluation.held_out(models[name], x, y)
+        assert measured[name].perplexity == pytest.approx(rows[name]["perplexity"], rel=1e-4)
+    student = models["distilled"]
+    gain, se = evaluation.paired_gain(measured["scratch"], measured["distilled"])
+    summary = report["summary"]
+    assert summary["gain_nats_per_token"] == pytest.approx(gain, rel=1e-3, abs=1e-6)
+    assert summary["effect"] == ("none" if abs(gain) <= 2 * se else
+                                 "helped" if gain > 0 else "hurt")
 
     # The scoring SavedModel serves the distilled student's logits.
     export = run / "export" / "saved_model" / "1"
@@ -133,6 +142,9 @@ def presets(tmp_path_factory):
     (["--set", "distill.augment=true"], "`lm` does not use it. Received: augment=True"),
     (["--tokenizer", "{teacher}"], "with a tokenizer.json"),
     (["--beta", "1"], "Received: beta=1"),
+    (["--beta", "0.3"], "only with divergence='generalized_jsd'. Received: beta=0.3"),
+    (["--top-k", "8"], "only with `cache_teacher`"),
+    (["--teacher-epochs", "3"], "only for the reference teacher, not with a `teacher` path"),
     (["--text", "{missing}"], "(no such file or directory)"),
     (["--text", "{empty}"], "files holding some text"),
 ])
@@ -149,6 +161,28 @@ def test_bad_input_fails_before_anything_trains_or_is_written(capsys, tmp_path, 
     out, err = capsys.readouterr()
     assert status == 2 and message in err and "Traceback" not in err, err
     assert "scratch:" not in out and _runs(output) == []
+
+
+def test_report_rerenders_the_latest_lm_run(first_run, capsys):
+    status, output, run = first_run
+    assert status == 0
+    capsys.readouterr()
+    assert cli.main(["report", "--output", run]) == 0
+    out = capsys.readouterr().out
+    assert "perplexity" in out and "next-token acc" in out and "report.md" in out
+
+
+def test_an_export_that_does_not_serve_the_student_fails_the_run(first_run, text_file, capsys,
+                                                                  tmp_path, monkeypatch):
+    status, _, run = first_run
+    assert status == 0
+    monkeypatch.setattr(lm, "scoring_difference", lambda *args: float("nan"))
+    output = tmp_path / "out"
+    status = cli.main(["lm", "--text", text_file, "--output", str(output), "--teacher",
+                       os.path.join(run, "teacher"), *TINY])
+    err = capsys.readouterr().err
+    assert status == 2 and "does not serve the trained student" in err and "--no-export" in err
+    assert _runs(output) == []  # Nothing half-made is left.
 
 
 def test_too_little_text_for_three_splits_is_named():

@@ -18,8 +18,8 @@ TINY = {"run": ["--epochs", "1", "--teacher-epochs", "1", "--batch-size", "256",
         "distill": ["--epochs", "1", "--batch-size", "256", "--verbose", "0"],
         "tune": ["--epochs", "1", "--teacher-epochs", "1", "--batch-size", "256", "--trials",
                  "2", "--verbose", "0"],
-        "lm": ["--epochs", "1", "--teacher-epochs", "1", "--sequence-length", "16",
-               "--batch-size", "128", "--verbose", "0"]}
+        "lm": ["--epochs", "1", "--sequence-length", "16", "--batch-size", "128", "--verbose",
+               "0"]}
 
 
 def readme_commands():
@@ -48,7 +48,8 @@ def test_readme_commands_work_as_written(tmp_path, monkeypatch):
             argv[argv.index("--transfer-samples") + 1] = "500"
         tiny = TINY.get(argv[0], [])
         if argv[0] == "lm" and "--teacher" not in argv:  # A small reference teacher too.
-            tiny = [*tiny, "--teacher-layers", "1", "--teacher-width", "32"]
+            tiny = [*tiny, "--teacher-epochs", "1", "--teacher-layers", "1", "--teacher-width",
+                    "32"]
         status = cli.main([*argv, *tiny])
         assert status == 0, f"keras-distill {shlex.join(argv)} exited with {status}"
     runs = [name for name in os.listdir("keras_distill_output") if name.startswith("run-")]

@@ -39,10 +39,10 @@ from keras_distill.cli.flags import teacher_flags
 from keras_distill.cli.flags import training_flags
 from keras_distill.cli.flags import trust_flag
 from keras_distill.cli.lm_flags import add_lm_parser
+from keras_distill.lm.models import MissingDependencyError
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, FileExistsError,
-               ImportError,  # An optional dependency missing: the message says what to install.
-               PermissionError)
+               PermissionError, MissingDependencyError)
 
 
 class Terminated(BaseException):

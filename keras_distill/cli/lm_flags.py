@@ -24,8 +24,8 @@ def add_lm_parser(sub):
          "or 'auto': the teacher preset's tokenizer if it has one, else bytes "
          "(default: {default})")
     flag(parser, "--sequence-length", "tokens per sequence (default: {default})", type=int)
-    flag(parser, "--validation-split", "fraction of the text (before the test text) that "
-         "selects each student's best epoch (default: {default})", type=float)
+    flag(parser, "--validation-split", "fraction of the text before the test text, at its "
+         "end, that selects each model's best epoch (default: {default})", type=float)
     flag(parser, "--test-split", "fraction of the text, at its end, held out for the report "
          "(default: {default})", type=float)
     flag(parser, "--output", "output directory: each command writes a new run directory in "

@@ -105,8 +105,10 @@ UNUSED = {
            "teacher.family", "teacher.width", "teacher.depth", "teacher.trust_savedmodel",
            "student.family", "student.size", "student.path", "student.scratch_path",
            "distill.augment", "distill.mixup", "tune.trials", "tune.epochs",
-           "tune.final_epochs", "export.publish", "export.dir", "export.model",
-           "export.formats", "export.quantization", "export.version", "export.overwrite"),
+           "tune.final_epochs", "tune.tuner", "tune.alpha", "tune.temperature",
+           "export.publish", "export.dir", "export.model", "export.formats",
+           "export.quantization", "export.version", "export.overwrite", "export.min_agreement",
+           "export.calibration_examples"),
 }
 REQUIRED = {
     "distill": ("teacher.path",),
@@ -182,10 +184,8 @@ class RunConfig:
         unused = UNUSED.get(self.command, ())
         if self.command != "lm":
             unused += tuple(f"lm.{f.name}" for f in dataclasses.fields(LMConfig))
-        elif self.teacher.path is not None and (self.lm.teacher_layers or self.lm.teacher_width):
-            raise validation.invalid("teacher_layers", "it (and `teacher_width`) only for the "
-                                     "reference teacher, not with a `teacher` path",
-                                     self.lm.teacher_layers or self.lm.teacher_width)
+        else:
+            self._check_lm_used()
         for key in unused:
             if self.get(key) != _default_of(self.command, key):
                 name = next((k for k, v in _keys(self.command).items() if v == key), key)
@@ -197,6 +197,24 @@ class RunConfig:
         if self.student.family in models.APPLICATIONS and self.student.size != 1.0:
             raise validation.invalid("student_size", "1.0 for a keras.applications student "
                                      "(its width is the application's)", self.student.size)
+
+    def _check_lm_used(self):
+        """`lm` settings that only mean something beside another one."""
+        settings, default = self.lm, LMConfig()
+        if self.teacher.path is not None:
+            if settings.teacher_layers or settings.teacher_width:
+                raise validation.invalid("teacher_layers", "it (and `teacher_width`) only for "
+                                         "the reference teacher, not with a `teacher` path",
+                                         settings.teacher_layers or settings.teacher_width)
+            if self.teacher.epochs != _default_of("lm", "teacher.epochs"):
+                raise validation.invalid("teacher_epochs", "it only for the reference teacher, "
+                                         "not with a `teacher` path", self.teacher.epochs)
+        if settings.top_k != default.top_k and not self.distill.cache_teacher:
+            raise validation.invalid("top_k", "it only with `cache_teacher` (the teacher then "
+                                     "runs once and its top-k logits are kept)", settings.top_k)
+        if settings.beta != default.beta and settings.divergence != "generalized_jsd":
+            raise validation.invalid("beta", "it only with divergence='generalized_jsd'",
+                                     settings.beta)
 
     # ----------------------------------------------------------------- building
     @classmethod

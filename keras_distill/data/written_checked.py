@@ -55,7 +55,7 @@ def check_teacher_outputs(outputs, batch):
     >>> check_teacher_outputs({"logits": np.float32([[0.0, np.inf]])}, 2)
     Traceback (most recent call last):
     ...
-    ValueError: Invalid value for argument `teacher`. Expected a teacher whose outputs are finite (no NaN or inf). Received: teacher outputs['logits'] holding inf at index (0, 1) of batch 2. Check the teacher's weights; for logits beyond float16's range, cache with dtype='float32'
+    ValueError: Invalid value for argument `teacher`. Expected a teacher whose outputs are finite (no NaN or inf). Received: teacher outputs['logits'] holding inf at index (0, 1) of batch 2. Check the teacher's weights and inputs; logits beyond float16's range (65504) also need dtype='float32' and no top_k (a top-k cache stores float16)
     """
     for path, value in keras.tree.flatten_with_path(outputs):
         array = np.asarray(value)
@@ -69,8 +69,8 @@ def check_teacher_outputs(outputs, batch):
                 "teacher", "a teacher whose outputs are finite (no NaN or inf)",
                 f"teacher outputs{where} holding {array[index]} at index "
                 f"{index[0] if len(index) == 1 else index} of batch {batch}",
-                "Check the teacher's weights; for logits beyond float16's range, cache with "
-                "dtype='float32'")
+                "Check the teacher's weights and inputs; logits beyond float16's range (65504) "
+                "also need dtype='float32' and no top_k (a top-k cache stores float16)")
 
 
 def check_labels(dataset, spec):

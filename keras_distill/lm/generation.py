@@ -93,13 +93,14 @@ def fit_on_policy(distiller, inputs, prompt_length, rounds, *, student_fraction=
     if fraction == 0.0:
         raise validation.invalid("student_fraction", "a share in (0, 1]: 0 samples nothing "
                                  "(train with `fit` instead)", student_fraction)
-    if fraction == 1.0 and float(distiller.alpha) != 0.0:
-        raise validation.invalid(
-            "alpha", "0 for on-policy distillation on the student's samples alone: they carry "
-            "no labels (or sample a `student_fraction` below 1)", float(distiller.alpha))
     sequences.check_inputs(inputs)
     rows = len(inputs[sequences.TOKEN_IDS])
     sampled = max(1, int(round(fraction * rows)))
+    if sampled == rows and float(distiller.alpha) != 0.0:
+        raise validation.invalid(
+            "alpha", "0 for on-policy distillation on the student's samples alone: they carry "
+            f"no labels (`student_fraction={student_fraction}` samples all {rows} sequences; "
+            "sample fewer)", float(distiller.alpha))
     rng = np.random.default_rng(seed)
     history = {}
     for _ in range(rounds):

@@ -14,19 +14,24 @@ Example:
 import os
 
 import keras
+import tensorflow as tf
 
 from keras_distill import validation
 
 PRESET_FILES = ("config.json", "metadata.json")
 
 
+class MissingDependencyError(ImportError):
+    """An optional dependency is not installed; the message says what to install."""
+
+
 def import_keras_hub():
-    """`keras_hub`, or an `ImportError` naming what to install."""
+    """`keras_hub`, or a `MissingDependencyError` naming what to install."""
     try:
         import keras_hub
     except ImportError:
-        raise ImportError("Distilling language models needs keras-hub: "
-                          "pip install 'keras-distill[lm]' (or keras-hub)") from None
+        raise MissingDependencyError("Distilling language models needs keras-hub: "
+                                     "pip install 'keras-distill[lm]' (or keras-hub)") from None
     return keras_hub
 
 
@@ -69,15 +74,14 @@ def load_causal_lm(path, role):
     if is_preset(path):
         return keras_hub.models.CausalLM.from_preset(path, preprocessor=None)
     if os.path.isfile(path) and path.endswith(".keras"):
-        return keras.saving.load_model(path)
+        model = keras.saving.load_model(path)
+        if getattr(model, "preprocessor", None) is not None:
+            model.preprocessor = None  # It trains on token ids; a preprocessor expects text.
+        return model
     raise validation.invalid(role, "a keras-hub preset directory (config.json, metadata.json, "
                              "...) or a .keras file of a CausalLM", path)
 
 
 def weight_bytes(model):
-    """Bytes of `model`'s weights as stored, each in its own dtype (`bool` as one byte)."""
-    total = 0
-    for weight in model.weights:
-        bits = "".join(c for c in keras.backend.standardize_dtype(weight.dtype) if c.isdigit())
-        total += int(keras.ops.size(weight)) * (int(bits) // 8 if bits else 1)
-    return total
+    """Bytes of `model`'s weights as stored, each in its own dtype."""
+    return sum(int(keras.ops.size(w)) * tf.as_dtype(w.dtype).size for w in model.weights)

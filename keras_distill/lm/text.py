@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from keras_distill import validation
+from keras_distill.lm import models
 from keras_distill.lm import sequences
 
 SAMPLE_MODULES = ("textwrap", "json.decoder", "json.encoder", "functools", "shlex", "pprint")
@@ -116,7 +117,6 @@ def preset_tokenizer(path):
     Raises:
         ValueError: If `path` holds no tokenizer.
     """
-    from keras_distill.lm import models  # keras-hub, imported where it is needed.
     keras_hub = models.import_keras_hub()
     if not os.path.isfile(os.path.join(path, "tokenizer.json")):
         raise validation.invalid("tokenizer", "a keras-hub preset directory with a "

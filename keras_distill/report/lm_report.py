@@ -38,6 +38,7 @@ COLUMNS = (
     ("speedup", "faster", "{:.2f}x"),
 )
 FILES = {"json": "report.json", "markdown": "report.md"}
+KIND = "lm"  # `report.json`'s "kind": which report class reads it back.
 
 
 class LanguageModelReport:
@@ -134,8 +135,19 @@ class LanguageModelReport:
 
     def to_dict(self):
         """Everything, as plain JSON values."""
-        return {"rows": self.rows, "gain": list(self.gain) if self.gain else None,
-                "summary": self.summary, "meta": self.meta}
+        return {"kind": KIND, "rows": self.rows,
+                "gain": list(self.gain) if self.gain else None, "summary": self.summary,
+                "meta": self.meta}
+
+    @classmethod
+    def from_dict(cls, values):
+        """Rebuilds a report from `to_dict()`'s output (a loaded `report.json`)."""
+        return cls(values["rows"], values.get("gain"), values.get("meta"))
+
+    @staticmethod
+    def is_one(values):
+        """Whether the loaded `report.json` `values` is a language-model report."""
+        return values.get("kind") == KIND
 
     def write(self, directory):
         """Writes `report.json` and `report.md` into `directory` (each atomically).

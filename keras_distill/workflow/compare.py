@@ -1,9 +1,11 @@
 """The comparison stage: teacher, scratch and distilled student measured on the same test data."""
 
+import json
 import os
 
 from keras_distill import io
 from keras_distill import report as report_lib
+from keras_distill.report.lm_report import LanguageModelReport
 from keras_distill.workflow import run_directory
 from keras_distill.workflow import setup
 from keras_distill.workflow import teacher as teacher_stage
@@ -50,7 +52,15 @@ def rerender_report(path):
         path = latest
     directory = path if os.path.isdir(path) or not path.endswith(".json") else (
         os.path.dirname(path) or ".")
-    report = report_lib.Report.load(path)
+    file = os.path.join(path, "report.json") if os.path.isdir(path) else path
+    values = {}
+    if os.path.isfile(file):
+        with open(file, encoding="utf-8") as f:
+            values = json.load(f)
+    if LanguageModelReport.is_one(values):  # `keras-distill lm`'s report.
+        report = LanguageModelReport.from_dict(values)
+    else:
+        report = report_lib.Report.load(path)
     return report, report.write(directory)
 
 

@@ -40,6 +40,7 @@ from keras_distill.workflow import training
 SCORING_EXPORT = os.path.join("export", "saved_model", "1")
 THROUGHPUT_SEQUENCES = 256
 EXPORT_CHECK_SEQUENCES = 8
+EXPORT_TOLERANCE = 1e-3  # Largest logit difference between the served and the Keras student.
 
 
 def distill_language_model(config=None, *, log=print, **values):
@@ -75,7 +76,8 @@ def distill_language_model(config=None, *, log=print, **values):
         else:
             teacher = lm_models.reference_gpt2(tokenizer.vocabulary_size, *settings.teacher_shape,
                                                settings.sequence_length, config.train.seed)
-        _check_models(tokenizer, teacher, _student(config, tokenizer), examples["train"][0],
+        scratch = _student(config, tokenizer)
+        _check_models(tokenizer, teacher, scratch, examples["train"][0],
                       settings.top_k if config.distill.cache_teacher else None)
     best_epochs = {}
     with run_directory.run_directory(config, strategy) as directory:
@@ -86,8 +88,6 @@ def distill_language_model(config=None, *, log=print, **values):
                                                   config.teacher.epochs, strategy)
             _save(teacher, directory, "teacher")
         log(f"scratch: training the student alone, {_epochs(config.student.epochs)}")
-        with training.strategy_scope(strategy):
-            scratch = _student(config, tokenizer)
         best_epochs["scratch"] = _train_alone(scratch, examples, config, config.student.epochs,
                                               strategy)
         log(f"distilled: {settings.divergence} to the teacher, alpha {config.distill.alpha:g}, "
@@ -105,12 +105,10 @@ def distill_language_model(config=None, *, log=print, **values):
         if config.export.enabled:
             export = os.path.join(directory, SCORING_EXPORT)
             lm.save_scoring_model(distilled, export, settings.sequence_length)
-            difference = lm.scoring_difference(export, distilled, {
-                key: value[:EXPORT_CHECK_SEQUENCES] for key, value in examples["test"][0].items()})
+            report.meta["export"] = export
             log(f"export: a scoring SavedModel for TF Serving (token_ids, padding_mask -> "
-                f"logits) in {export}; reloaded, its logits differ from Keras's by at most "
-                f"{difference:.2g}")
-            report.meta.update(export=export, export_max_logit_difference=difference)
+                f"logits) in {export}" + _verified(export, distilled, examples["test"][0],
+                                                   config, report))
         report.meta.update(_settings(config, tokenizer), saved=paths, run_directory=directory,
                            best_epochs=best_epochs,
                            wall_time_s=round(time.perf_counter() - started, 1))
@@ -121,6 +119,23 @@ def distill_language_model(config=None, *, log=print, **values):
         + ("; reuse its teacher with --teacher " + os.path.join(directory, "teacher")
            if reference_teacher else ""))
     return report
+
+
+def _verified(export, model, x, config, report):
+    """Reloads the scoring SavedModel at `export` and compares its logits with `model`'s on a
+    few test sequences; raises `ValueError` (the run is then removed) beyond `EXPORT_TOLERANCE`.
+    """
+    if not config.export.verify:
+        return ""
+    difference = lm.scoring_difference(export, model, {
+        key: value[:EXPORT_CHECK_SEQUENCES] for key, value in x.items()})
+    report.meta["export_max_logit_difference"] = difference
+    if not difference <= EXPORT_TOLERANCE:  # NaN fails too.
+        raise ValueError(
+            f"The exported scoring SavedModel does not serve the trained student: its logits "
+            f"differ from the Keras model's by up to {difference} (allowed: "
+            f"{EXPORT_TOLERANCE}). Rerun with --no-export to keep the students without it.")
+    return f"; reloaded, its logits differ from Keras's by at most {difference:.2g}"
 
 
 def _settings(config, tokenizer):
