@@ -12,7 +12,8 @@ under `tf.distribute.MultiWorkerMirroredStrategy` with more than one worker fail
 Under any `tf.distribute` strategy, `_maybe_symbolic_build` also averages the first batch's
 replicas (`strategy.reduce("MEAN", ...)`) only to learn its shapes and dtypes, which fails for a
 boolean input such as keras-hub's `padding_mask` ("Value for attr 'T' of bool is not in the list
-of allowed values", `AddN`).
+of allowed values", `AddN`); `tests/distribute_test.py` checks that plain Keras still fails
+there.
 
 `MultiWorkerFitFixes` fixes all three for a model that inherits it: the first batch is reduced to
 one replica's local values before the symbolic build (same shapes and dtypes), and under multi-worker training the step

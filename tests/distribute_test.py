@@ -117,3 +117,20 @@ def test_compile_outside_the_scope_with_an_optimizer_made_outside_it(mirrored):
     assert distiller.optimizer.learning_rate.numpy() == pytest.approx(0.05)
     x, y = helpers.data()
     distiller.fit(helpers.dataset(x, y, 16, drop_remainder=True), epochs=1, verbose=0)
+
+
+def test_plain_keras_still_cannot_build_from_a_boolean_input_under_a_strategy(mirrored):
+    """keras_workarounds.py builds a model from one replica's first batch because Keras averages
+    the replicas, which fails on a boolean input (keras-hub's `padding_mask`); when plain Keras
+    passes here, that part of the workaround (and the workflow's int32 mask) can go."""
+    with mirrored.scope():
+        tokens = keras.Input((4,), name="x")
+        mask = keras.Input((4,), dtype="bool", name="mask")
+        outputs = keras.layers.Dense(3)(tokens * keras.ops.cast(mask, "float32"))
+        plain = keras.Model({"x": tokens, "mask": mask}, outputs)
+        plain.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    data = tf.data.Dataset.from_tensor_slices(
+        ({"x": np.ones((8, 4), "float32"), "mask": np.ones((8, 4), bool)},
+         np.zeros(8, "int32"))).batch(4)
+    with pytest.raises(Exception, match="bool"):
+        plain.fit(data, epochs=1, verbose=0)
