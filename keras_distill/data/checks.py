@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from keras_distill import teacher as teacher_lib
 from keras_distill import validation
+from keras_distill.data import finite
 
 MARKER = "keras_distill: bad data"
 NON_FINITE = ("raise", "skip")
@@ -91,17 +92,13 @@ def check_inputs(x, batch=None, name="x", batch_size=None):
         batch_size: For whole arrays, the batch size that names an example's batch.
             Defaults to `None`.
     """
-    for path, value in keras.tree.flatten_with_path(x):
-        array = np.asarray(value)
-        if array.dtype.kind not in "fc":
-            continue
-        bad = np.argwhere(~np.isfinite(array))
-        if len(bad):
-            where = "".join(f"[{p!r}]" for p in path)
-            raise validation.invalid_data(
-                name, "finite inputs (no NaN or inf)",
-                f"{name}{where} holding {array[tuple(bad[0])]}"
-                f"{_where(tuple(bad[0].tolist()), batch, batch_size)}", _HINT_SKIP)
+    found = finite.first_non_finite(x)
+    if found is not None:
+        where, index, value = found
+        raise validation.invalid_data(
+            name, "finite inputs (no NaN or inf)",
+            f"{name}{where} holding {value}{_where(index, batch, batch_size)}", _HINT_SKIP)
+
 
 
 def check_labels(y, spec, batch=None, name="y", batch_size=None):

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from keras_distill import validation
 from keras_distill.data import checks
+from keras_distill.data import finite
 
 _MARK = "_keras_distill_checked_when_written"
 
@@ -57,20 +58,15 @@ def check_teacher_outputs(outputs, batch):
     ...
     ValueError: Invalid value for argument `teacher`. Expected a teacher whose outputs are finite (no NaN or inf). Received: teacher outputs['logits'] holding inf at index (0, 1) of batch 2. Check the teacher's weights and inputs; logits beyond float16's range (65504) also need dtype='float32' and no top_k (a top-k cache stores float16)
     """
-    for path, value in keras.tree.flatten_with_path(outputs):
-        array = np.asarray(value)
-        if array.dtype.kind not in "fc":
-            continue
-        bad = np.argwhere(~np.isfinite(array))
-        if len(bad):
-            index = tuple(bad[0].tolist())
-            where = "".join(f"[{p!r}]" for p in path)
-            raise validation.invalid_data(
-                "teacher", "a teacher whose outputs are finite (no NaN or inf)",
-                f"teacher outputs{where} holding {array[index]} at index "
-                f"{index[0] if len(index) == 1 else index} of batch {batch}",
-                "Check the teacher's weights and inputs; logits beyond float16's range (65504) "
-                "also need dtype='float32' and no top_k (a top-k cache stores float16)")
+    found = finite.first_non_finite(outputs)
+    if found is not None:
+        where, index, value = found
+        raise validation.invalid_data(
+            "teacher", "a teacher whose outputs are finite (no NaN or inf)",
+            f"teacher outputs{where} holding {value} at index "
+            f"{index[0] if len(index) == 1 else index} of batch {batch}",
+            "Check the teacher's weights and inputs; logits beyond float16's range (65504) "
+            "also need dtype='float32' and no top_k (a top-k cache stores float16)")
 
 
 def check_labels(dataset, spec):
