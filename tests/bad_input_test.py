@@ -743,3 +743,17 @@ def test_cli_bad_values_exit_2_before_the_teacher_loads(capsys, tmp_path, files,
 def test_check_batch_names_the_label_and_range_directly():
     with pytest.raises(ValueError, match=r"\[0, 10\).*holding 12 at index 1 of batch 4"):
         checks.check_batch((np.zeros((2, 3)), np.array([0, 12])), checks.LabelSpec(10), index=3)
+
+
+@pytest.mark.parametrize("element,bad_value,message", [
+    (0, np.nan, r"`validation_data\[0\]`. Expected finite inputs.*holding nan"),
+    (1, 11, r"`validation_data\[1\]`. Expected integer class labels.*holding 11"),
+])
+def test_bad_validation_arrays_fail_before_training(element, bad_value, message):
+    x, y = data(16)
+    arrays = [x.copy(), y.copy()]
+    arrays[element][3] = bad_value
+    model = distiller()
+    with pytest.raises(ValueError, match=message):
+        model.fit(x, y, validation_data=tuple(arrays), epochs=1, verbose=0)
+    assert int(model.optimizer.iterations) == 0

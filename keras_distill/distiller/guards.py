@@ -177,6 +177,20 @@ def _is_arrays(x):
     return bool(leaves) and all(isinstance(v, (np.ndarray, tf.Tensor)) for v in leaves)
 
 
+def _check_validation_arrays(validation_data, spec, batch_size):
+    """Checks `validation_data=(x, y[, sample_weight])` of NumPy arrays as training arrays
+    are checked; the error names the element (`validation_data[0]` for `x`)."""
+    size = batch_size or 32
+    data_checks.check_inputs(validation_data[0], name="validation_data[0]", batch_size=size)
+    if len(validation_data) > 1 and validation_data[1] is not None:
+        for labels in keras.tree.flatten(validation_data[1]):
+            data_checks.check_labels(labels, spec if not keras.tree.is_nested(
+                validation_data[1]) else None, name="validation_data[1]", batch_size=size)
+    if len(validation_data) > 2:
+        data_checks.check_sample_weight(validation_data[2], name="validation_data[2]",
+                                        batch_size=size)
+
+
 def checked_fit(fit, model, x, y, args, kwargs):
     """Runs `fit(x, y, *args, **kwargs)` (the `keras.Model.fit` of `model`, a `Distiller`) on
     checked data, turning a failed check into a clear error.
@@ -216,6 +230,9 @@ def checked_fit(fit, model, x, y, args, kwargs):
     validation_data = kwargs.get("validation_data")
     if isinstance(validation_data, tf.data.Dataset):
         kwargs["validation_data"] = _checked_data(validation_data, spec, None)
+    elif isinstance(validation_data, (tuple, list)) and _is_arrays(validation_data[0]):
+        _check_validation_arrays(validation_data, spec, kwargs.get("validation_batch_size")
+                                 or kwargs.get("batch_size"))
     if isinstance(skipped, keras.callbacks.Callback):
         callbacks.append(skipped)
     if model.jit_compile:
