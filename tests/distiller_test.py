@@ -54,6 +54,13 @@ def test_default_alpha_follows_the_form_used():
     assert both.alpha == 0.5 and both.temperature == 3.0
 
 
+def test_student_loss_fn_reads_back_what_compile_was_given():
+    distiller = kd.Distiller(student=helpers.mlp(hidden=(), seed=2), teacher=helpers.mlp(seed=1))
+    assert distiller.student_loss_fn is None
+    distiller.compile(optimizer="sgd", student_loss_fn=SCCE)
+    assert distiller.student_loss_fn is SCCE
+
+
 def test_compile_returns_the_distiller_and_fit_trains():
     teacher, student = helpers.mlp(seed=1), helpers.mlp(hidden=(8,), seed=2)
     x, y = helpers.data(n=128)

@@ -69,6 +69,11 @@ class StateMixin:
     student_loss_weight = alpha  # keras.distillation's name.
 
     @property
+    def student_loss_fn(self):
+        """The hard-label loss given to `compile` (`None` before it, or when none was)."""
+        return self._student_loss
+
+    @property
     def temperatures(self):
         """Each term's temperature, in the terms' order."""
         return [

@@ -64,7 +64,7 @@ def structure(distiller):
         "student": _without(config),
         "weights": [list(w.shape) for w in student.weights],
         "optimizer": _without(distiller.optimizer.get_config()),
-        "loss": repr(distiller._student_loss),
+        "loss": repr(distiller.student_loss_fn),
         "terms": [[type(t).__name__, _without(t.get_config(), ("name", "temperature"))]
                   for t in distiller.distillation_losses],
         "metrics": [getattr(m, "name", repr(m)) for m in distiller.metrics],
