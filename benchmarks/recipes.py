@@ -22,6 +22,9 @@ split, which chooses nothing.
   pilot's pick, rejected by this benchmark).
 - `recipe`: `keras_distill.workflow.recipe.default_recipe`, what `keras-distill run` uses: KD
   with consistent augmentation (the teacher sees the student's view), alpha 0.5, T 2.
+- `kd+jitter`, `kd+noise`: the recipe plus teacher-labelled generated inputs, no external data
+  (`GENERATED` below: strong jitter of the training inputs, or Gaussian noise matched to them);
+  `scratch-long`: the scratch student given the same number of optimizer steps as those rows.
 
 Figures: test accuracy mean +- sd over seeds; the gain over `scratch` +- its standard error,
 paired by seed; the share of the teacher-scratch gap recovered; and the validation accuracy of
@@ -31,6 +34,7 @@ the selected epoch, the figure a recipe should be chosen on. A benchmark, not a 
 """
 
 import argparse
+import dataclasses
 import os
 import statistics
 import tempfile
@@ -40,11 +44,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 import keras_distill as kd  # noqa: E402
 from keras_distill import augment  # noqa: E402
 from keras_distill import data as data_lib  # noqa: E402
 from keras_distill import models as models_lib  # noqa: E402
+from keras_distill.data import views as views_lib  # noqa: E402
 from keras_distill.workflow import recipe as recipe_lib  # noqa: E402
 from keras_distill.workflow import training  # noqa: E402
 
@@ -54,7 +60,7 @@ PAIRS = {  # name: (dataset, student family, student size)
     "digits-mlp": ("digits", "mlp", 0.5),
     "digits-cnn": ("digits", "cnn", 0.25),
     "mnist5k-mlp": ("mnist5k", "mlp", 0.5),
-    "mnist5k-cnn": ("mnist5k", "cnn", 0.25),
+    "mnist5k-cnn": ("mnist5k", "cnn", 1.0),
     "mnist1d-cnn": ("mnist1d", "cnn", 1.0),
 }
 DEFAULT_PAIRS = [name for name in PAIRS if name != "mnist1d-cnn"]
@@ -65,7 +71,18 @@ ROWS = {  # name: (with the teacher, augmentation, MixUp alpha, alpha, temperatu
     "kd": (True, False, None, recipe_lib.ALPHA, recipe_lib.TEMPERATURE),
     "fm": (True, True, 1.0, 0.0, 1.0),
     "aug+mixup": (True, True, 1.0, 0.1, 2.0),
+    "kd+aug": (True, True, None, recipe_lib.ALPHA, recipe_lib.TEMPERATURE),
 }
+# Teacher-labelled generated data (no external inputs): the recipe plus `COPIES` generated
+# inputs per training example, trained on the distillation term alone (label -1), fixed for
+# the run. `jitter`: each training input shifted by up to 30% of its length (or 3 pixels of 28),
+# scaled by up to 30% and given Gaussian noise of 0.3 of the data's standard deviation: too
+# strong to keep every label, so only the teacher labels it. `noise`: Gaussian inputs with each
+# feature's training mean and standard deviation. An epoch of these rows takes 1 + COPIES times
+# the steps; `scratch-long` is the scratch student given as many steps (1 + COPIES times the
+# epochs), so that a gain is not only more optimizer steps.
+GENERATED = {"kd+jitter": "jitter", "kd+noise": "noise"}
+COPIES = 2
 
 
 def _arrays_dataset(name, directory):
@@ -89,10 +106,10 @@ def load(name, directory):
     return _arrays_dataset(name, directory)
 
 
-def _fit(model, trainer, data, epochs, seed):
+def _fit(model, trainer, train_data, data, epochs):
     """Trains, keeps `model`'s best epoch on the validation split; returns the callback."""
     keep = training.KeepBestWeights(model)
-    trainer.fit(data.batches("train", BATCH_SIZE, seed=seed), epochs=epochs, verbose=0,
+    trainer.fit(train_data, epochs=epochs, verbose=0,
                 validation_data=data.batches("validation", 1024), callbacks=[keep])
     return keep
 
@@ -113,48 +130,88 @@ def train_teacher(data, epochs, width=None):
     steps = training.total_steps(data.sizes["train"], BATCH_SIZE, epochs)
     trainer.compile(training.cosine_adam(LEARNING_RATE, steps), training.classification_loss(),
                     metrics=["accuracy"])
-    _fit(teacher, trainer, data, epochs, seed=0)
+    _fit(teacher, trainer, data.batches("train", BATCH_SIZE, seed=0), data, epochs)
     return teacher
 
 
+def _train_inputs(data):
+    return np.concatenate([x.numpy() for x, _ in data.train.batch(4096)])
+
+
+def generated_transfer(data, kind, seed):
+    """`data` with a transfer set of `COPIES` generated inputs per training example (raw, as
+    the training inputs are: `batches` normalises both alike)."""
+    x, rng = _train_inputs(data), np.random.default_rng(seed)
+    if kind == "jitter":
+        image = len(data.input_shape) == 3
+        layers = ([keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed)]
+                  if image else [augment.RandomShift(0.3, seed=seed)])
+        layers.append(augment.RandomScale(0.3, seed=seed))
+        generated = np.concatenate([x] * COPIES)
+        for layer in layers:
+            generated = np.asarray(layer(generated, training=True))
+        generated = generated + rng.normal(0, 0.3 * x.std(), generated.shape).astype(x.dtype)
+    else:
+        generated = (x.mean(0) + x.std(0) * rng.standard_normal(
+            (COPIES * len(x),) + x.shape[1:])).astype(x.dtype)
+    return dataclasses.replace(
+        data, transfer=tf.data.Dataset.from_tensor_slices(generated),
+        sizes={**data.sizes, "transfer": len(generated)})
+
+
 def train_row(row, data, teacher, family, size, epochs, seed):
-    """Test accuracy of the student of `family` trained as `row` says."""
+    """`(test accuracy, validation accuracy, seconds)` of the student of `family` trained as
+    `row` says; the seconds include a cache's teacher passes."""
+    started = time.perf_counter()
     student = models_lib.reference_student(family, data.input_shape, data.num_classes,
                                            size=size, input_name=data.feature_name, seed=seed)
-    if row == "recipe":
-        spec = recipe_lib.default_recipe(data)
+    with_transfer, views = row in GENERATED, 0
+    if with_transfer:
+        data = generated_transfer(data, GENERATED[row], seed)
+    if row == "scratch-long":
+        row, epochs = "scratch", epochs * (1 + COPIES)
+    if row == "recipe" or with_transfer:
+        spec = recipe_lib.default_recipe(data, seed)
         with_teacher, augmentation = True, spec.augmentation
-        alpha, temperature = spec.alpha, spec.temperature
+        alpha, temperature, views = spec.alpha, spec.temperature, spec.views
     else:
         with_teacher, augmented, mixup, alpha, temperature = ROWS[row]
         augmentation = (recipe_lib.augmentation_for(data, seed) or None) if augmented else None
         if mixup is not None:
             augmentation = [*(augmentation or []), augment.MixUp(mixup, seed=seed)]
+    examples = data.sizes["train"] + (data.sizes["transfer"] if with_transfer else 0)
     optimizer = training.cosine_adam(
-        LEARNING_RATE, training.total_steps(data.sizes["train"], BATCH_SIZE, epochs))
+        LEARNING_RATE, training.total_steps(examples, BATCH_SIZE, epochs))
     loss = training.classification_loss()
+    train_data = data.batches("train", BATCH_SIZE, seed=seed, with_transfer=with_transfer)
     if not with_teacher:
         trainer = kd.AugmentedModel(student, augmentation)
         trainer.compile(optimizer, loss, metrics=["accuracy"])
     else:
+        if views and augmentation:
+            train_data = views_lib.cache_teacher_views(
+                teacher, data.batches("train", 1024, shuffle=False, with_transfer=with_transfer),
+                augmentation, views=views, batch_size=BATCH_SIZE, seed=seed)
+            augmentation = None
         trainer = kd.Distiller(student=student, teacher=teacher, augmentation=augmentation)
         trainer.compile(optimizer, metrics=["accuracy"], student_loss_fn=loss, alpha=alpha,
                         temperature=temperature)
-    keep = _fit(student, trainer, data, epochs, seed)
-    return _accuracy(student, data), keep.best
+    keep = _fit(student, trainer, train_data, data, epochs)
+    return _accuracy(student, data), keep.best, time.perf_counter() - started
 
 
 def _mean_sd(values):
     return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def table(pair, teacher_accuracy, results, validation):
+def table(pair, teacher_accuracy, results, validation, timings):
     """Markdown rows of one pair: mean +- sd, gain over scratch +- SE (paired), gap recovered,
-    and the mean validation accuracy of the selected epochs."""
+    the mean validation accuracy of the selected epochs, and the mean training seconds (rows
+    interleaved seed by seed, so load slows each alike)."""
     scratch = results["scratch"]
     lines = [f"\n{pair}: teacher {100 * teacher_accuracy:.1f}%, {len(scratch)} seed(s)",
-             "| row | test accuracy | gain over scratch | gap recovered | validation |",
-             "|---|---|---|---|---|"]
+             "| row | test accuracy | gain over scratch | gap recovered | validation | seconds |",
+             "|---|---|---|---|---|---|"]
     for row, values in results.items():
         mean, sd = _mean_sd(values)
         gain = se = float("nan")
@@ -166,7 +223,8 @@ def table(pair, teacher_accuracy, results, validation):
         lines.append(f"| {row} | {100 * mean:.1f} +- {100 * sd:.1f} | "
                      + ("-" if row == "scratch" else f"{100 * gain:+.1f} +- {100 * se:.1f}")
                      + f" | {'-' if row == 'scratch' else f'{100 * recovered:.0f}%'} | "
-                     f"{100 * statistics.mean(validation[row]):.1f} |")
+                     f"{100 * statistics.mean(validation[row]):.1f} | "
+                     f"{statistics.mean(timings[row]):.0f} |")
     return "\n".join(lines)
 
 
@@ -182,7 +240,9 @@ def main(argv=None):
                              "32 costs a quarter as much per step on 28x28 images")
     parser.add_argument("--pairs", default=",".join(DEFAULT_PAIRS),
                         help=f"comma-separated, of {', '.join(PAIRS)}")
-    parser.add_argument("--rows", default=",".join([*ROWS, "recipe"]))
+    parser.add_argument("--rows", default=",".join([*ROWS, "recipe"]),
+                        help="comma-separated, of " + ", ".join(
+                            [*ROWS, "recipe", *GENERATED, "scratch-long"]))
     args = parser.parse_args(argv)
     pairs, rows = args.pairs.split(","), args.rows.split(",")
     if "scratch" not in rows:
@@ -200,16 +260,19 @@ def main(argv=None):
             data, (teacher, teacher_accuracy) = datasets[dataset], teachers[dataset]
             results = {row: [] for row in rows}
             validation = {row: [] for row in rows}
+            timings = {row: [] for row in rows}
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 for row in rows:
                     keras.utils.set_random_seed(seed)
-                    test, val = train_row(row, data, teacher, family, size, args.epochs, seed)
+                    test, val, seconds = train_row(row, data, teacher, family, size,
+                                                   args.epochs, seed)
                     results[row].append(test)
                     validation[row].append(val)
+                    timings[row].append(seconds)
                 print(f"{pair} seed {seed}: " + ", ".join(
                     f"{row} {100 * v[-1]:.1f}" for row, v in results.items())
                     + f" ({time.perf_counter() - started:.0f} s)", flush=True)
-            print(table(pair, teacher_accuracy, results, validation), flush=True)
+            print(table(pair, teacher_accuracy, results, validation, timings), flush=True)
     print(f"\n{args.epochs} epochs (teacher {args.teacher_epochs}, width "
           f"{args.teacher_width or models_lib.TEACHER['width']}), batch {BATCH_SIZE}, "
           f"Adam {LEARNING_RATE} cosine; "

@@ -64,6 +64,7 @@ def test_run_writes_its_own_directory_then_reuses_teacher(capsys, tmp_path):
     assert status == 0, err
     assert "teacher: training the reference teacher, 1 epochs" in out
     assert "distilling: 1 epochs" in out
+    assert "the teacher's outputs cached for 1 augmented view of each example" in out
     first = os.path.realpath(output / "latest")
     assert os.path.basename(first).startswith("run-")
     assert f"every output of this run is in {first}" in out
@@ -86,7 +87,7 @@ def test_run_writes_its_own_directory_then_reuses_teacher(capsys, tmp_path):
     before = _files(first)
     # A second run reuses the teacher, writes a directory of its own and publishes version 2;
     # the first run's files are untouched and nothing is left half-written.
-    status, out, err = _main(capsys, *argv, "--no-cache-teacher")
+    status, out, err = _main(capsys, *argv, "--no-cache-teacher", "--views", "0")
     assert status == 0, err
     assert "teacher: reused from" in out and "online teacher" in out
     second = os.path.realpath(output / "latest")

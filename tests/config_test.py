@@ -67,6 +67,8 @@ def test_values_are_converted_once():
     ("run", {"strategy": 3}, "a tf.distribute.Strategy. Received: strategy=3"),
     ("run", {"validation_split": 1.0}, "Expected a fraction in (0, 1)"),
     ("run", {"transfer_samples": -5}, "Received: transfer_samples=-5"),
+    ("run", {"views": -1}, "Received: views=-1"),
+    ("tune", {"views": 4}, "Received: views=4"),
     ("run", {"transfer_samples": 10, "dataset": "mnist"}, "only the built-in 'mnist1d'"),
     ("run", {"tune": 2, "strategy": "mirrored"}, "runs without a tf.distribute strategy"),
     ("run", {"teacher": "/nonexistent/teacher.keras"}, "(no such file or directory)"),

@@ -91,6 +91,22 @@ def test_the_distilled_student_uses_the_transfer_set(data, trained_teacher):
     assert set(history) >= {"loss", "distillation_loss", "student_loss"}
 
 
+def test_the_distilled_student_trains_on_cached_views_where_they_apply(data, trained_teacher,
+                                                                      monkeypatch):
+    calls, cache = [], students.views_lib.cache_teacher_views
+    monkeypatch.setattr(students.views_lib, "cache_teacher_views",
+                        lambda *args, **kwargs: calls.append(kwargs["views"]) or cache(*args,
+                                                                                         **kwargs))
+    config = RunConfig.for_command("run", student="mlp", views=3, **{**TINY, "epochs": 3})
+    assert "cached for 3 augmented views" in students.describe_distillation(data, config)
+    _, history = students.train_student(data, config, teacher=trained_teacher)
+    assert calls == [3] and np.isfinite(history["distillation_loss"]).all()
+    students.train_student(data, config, teacher=None)  # The scratch student: no teacher.
+    assert calls == [3]
+    for online in (config.replace(mixup=1.0), config.replace(augment=False)):
+        assert "online teacher" in students.describe_distillation(data, online)
+
+
 def test_run_fails_on_a_bad_value_before_writing_anything(tmp_path):
     output = tmp_path / "out"
     with pytest.raises(ValueError, match="Received: alpha=2"):

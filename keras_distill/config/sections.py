@@ -230,6 +230,12 @@ class DistillConfig:
         cache_teacher: Run the teacher once and carry its outputs in the input pipeline (only
             without `augment` and `mixup`: cached outputs belong to un-augmented inputs).
             Defaults to `False`.
+        views: When the distilled student trains under augmentation without MixUp: cache
+            this many augmented views of each example with the teacher's outputs for each, one
+            replayed per epoch (`keras_distill.data.views`), so consistent teaching costs what
+            plain training does; `0` calls the teacher on each step's view. Does not apply
+            without augmentation or with MixUp (the teacher then runs online), and no more views
+            are cached than there are epochs. Defaults to `10` (the default recipe).
         backup_dir: `keras.callbacks.BackupAndRestore` directory of the distillation `fit`.
             Defaults to `None`.
         teacher_dtype: `"bfloat16"` or `"float16"`: the teacher runs as a reduced-precision
@@ -241,6 +247,7 @@ class DistillConfig:
     augment: bool = True
     mixup: float = 0.0
     cache_teacher: bool = False
+    views: int = 10
     backup_dir: Optional[str] = None
     teacher_dtype: Optional[str] = None
 
@@ -251,6 +258,7 @@ class DistillConfig:
         validation.check_bool(self.augment, "augment")
         set_field(self, "mixup", validation.check_non_negative(self.mixup, "mixup"))
         validation.check_bool(self.cache_teacher, "cache_teacher")
+        set_field(self, "views", validation.check_non_negative_int(self.views, "views"))
         if self.cache_teacher and (self.augment or self.mixup):
             raise validation.invalid(
                 "cache_teacher", "False with augmentation: cached teacher outputs belong to the "

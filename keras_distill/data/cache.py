@@ -25,7 +25,9 @@ from keras_distill.data import teacher_outputs as cached_format
 from keras_distill.data import written_checked
 
 
-def _teacher_function(teacher, teacher_dtype=None):
+def teacher_function(teacher, teacher_dtype=None):
+    """A traced function from an input batch to the dict of teacher outputs a cache stores
+    (`{LOGITS: ...}`, an ensemble's `{MEMBER_LOGITS: ...}`, or a `Distiller`'s own pass)."""
     # A `Distiller` (or anything that computes its teacher's outputs, features included) runs
     # its own teacher pass, at its own `teacher_dtype`; data never imports the distiller.
     compute_teacher_outputs = getattr(teacher, "compute_teacher_outputs", None)
@@ -68,7 +70,8 @@ def _batches(teacher_fn, dataset, dtype):
         yield x, outputs, y, sample_weight
 
 
-def _element(x, outputs, y, sample_weight):
+def element(x, outputs, y, sample_weight):
+    """One cached example (or batch): `(inputs carrying outputs, y[, sample_weight])`."""
     inputs = cached_format.join_cached(x, outputs)
     element = tuple(v for v in (inputs, y, sample_weight) if v is not None)
     return element if len(element) > 1 else inputs
@@ -91,7 +94,7 @@ def _in_memory(teacher_fn, dataset, dtype):
         for i in range(4)
     ]
     first_batch = len(tf.nest.flatten(parts[0][1])[0])
-    return tf.data.Dataset.from_tensor_slices(_element(*columns)), first_batch
+    return tf.data.Dataset.from_tensor_slices(element(*columns)), first_batch
 
 
 def _on_disk(teacher_fn, dataset, dtype, path, fingerprint):
@@ -103,7 +106,7 @@ def _on_disk(teacher_fn, dataset, dtype, path, fingerprint):
             f"batch. Received: an empty dataset ({dataset.element_spec})."
         )
     spec = tf.nest.map_structure(
-        lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype), _element(*first)
+        lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype), element(*first)
     )
 
     examples, failures = [], []
@@ -112,7 +115,7 @@ def _on_disk(teacher_fn, dataset, dtype, path, fingerprint):
         part = first
         while part is not None:
             examples.append(len(tf.nest.flatten(part[1])[0]))
-            yield _element(*part)
+            yield element(*part)
             try:
                 part = next(parts, None)
             except Exception as error:  # Raised inside `save`, it would hang its writers.
@@ -132,7 +135,7 @@ def _on_disk(teacher_fn, dataset, dtype, path, fingerprint):
     return tf.data.Dataset.load(path), batch_size
 
 
-def _pipeline(examples, batch_size, shuffle, seed, drop_remainder):
+def pipeline(examples, batch_size, shuffle, seed, drop_remainder):
     """Example-level cached data -> reshuffled, batched, float32, prefetched."""
     if shuffle:
         size = int(examples.cardinality())
@@ -179,7 +182,7 @@ def load_teacher_outputs(path, batch_size, *, shuffle=True, seed=None, drop_rema
         fingerprint["data"] = None if first is None else cache_manifest.data_fingerprint(
             dataset, list(keras.utils.unpack_x_y_sample_weight(first)))
     examples = cache_manifest.load(path, fingerprint)
-    batched = _pipeline(examples, batch_size, shuffle, seed, drop_remainder)
+    batched = pipeline(examples, batch_size, shuffle, seed, drop_remainder)
     # Only a cache whose manifest says its examples were checked when written (older ones
     # did not check the teacher outputs) skips `Distiller.fit`'s checks per batch.
     return written_checked.mark(batched) if cache_manifest.read(path).get("checked") is True \
@@ -259,7 +262,7 @@ def cache_teacher_outputs(
         )
     if drop_remainder is None:
         drop_remainder = tf.nest.flatten(dataset.element_spec)[0].shape[:1].is_fully_defined()
-    teacher_fn = _teacher_function(teacher, teacher_precision.check_teacher_dtype(teacher_dtype))
+    teacher_fn = teacher_function(teacher, teacher_precision.check_teacher_dtype(teacher_dtype))
     if top_k is not None:
         top_k = validation.check_positive_int(top_k, "top_k")
         teacher_fn = _top_k_function(teacher_fn, top_k)
@@ -279,7 +282,7 @@ def cache_teacher_outputs(
     # Every batch and teacher output was checked as it was written: `Distiller.fit` checks
     # only the labels' range, once (`written_checked`).
     return written_checked.mark(
-        _pipeline(examples, batch_size or first_batch, shuffle, seed, drop_remainder))
+        pipeline(examples, batch_size or first_batch, shuffle, seed, drop_remainder))
 
 
 def _to_float32(inputs, *rest):

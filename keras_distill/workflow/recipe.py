@@ -32,6 +32,7 @@ import keras
 from keras_distill import augment
 
 ALPHA, TEMPERATURE = 0.5, 2.0
+VIEWS = 10  # Cached augmented views per example; 0: the teacher runs on every step's view.
 IMAGE_SHIFT = 0.1  # Of the height and width.
 SMALLEST_TRANSLATED_IMAGE = 16  # Pixels; smaller images are not augmented.
 SIGNAL_SHIFT, SIGNAL_SCALE = 0.1, 0.1  # Of the length; of the amplitude.
@@ -46,11 +47,14 @@ class Recipe(NamedTuple):
             (see `keras_distill.augment`), or `None`.
         alpha: The weight of the hard-label loss.
         temperature: The softmax temperature of the KD term.
+        views: Augmented views of each example cached with the teacher's outputs
+            (`keras_distill.data.views`), or `0` for a teacher run on every step's view.
     """
 
     augmentation: list
     alpha: float
     temperature: float
+    views: int = 0
 
 
 def augmentation_for(data, seed=None):
@@ -109,6 +113,26 @@ def augmentation(data, config, *, teacher_labels=False):
     return layers or None
 
 
+def cached_views(data, config):
+    """How many augmented views of each example the distilled student trains on (cached with
+    the teacher's outputs, `keras_distill.data.views`), or `0` for a teacher run online: views
+    apply only under augmentation without MixUp, and not beside a plain teacher cache; no more
+    are cached than there are epochs to replay them.
+
+    Example:
+
+    >>> from keras_distill import RunConfig, data as data_lib
+    >>> data = data_lib.load("mnist1d")
+    >>> [cached_views(data, RunConfig.for_command("run", views=8, **change))
+    ...  for change in ({}, {"epochs": 3}, {"mixup": 1.0}, {"augment": False})]
+    [8, 3, 0, 0]
+    """
+    distill = config.distill
+    if not distill.views or distill.mixup or distill.cache_teacher:
+        return 0
+    return min(distill.views, config.student.epochs) if augmentation(data, config) else 0
+
+
 def describe(data, config):
     """`"augmentation: RandomShift, RandomScale, + MixUp(1) labelled by the teacher"`."""
     layers = augmentation(data, config, teacher_labels=True) or []
@@ -129,4 +153,5 @@ def default_recipe(data, seed=None):
     Returns:
         A `Recipe`.
     """
-    return Recipe(augmentation_for(data, seed) or None, alpha=ALPHA, temperature=TEMPERATURE)
+    return Recipe(augmentation_for(data, seed) or None, alpha=ALPHA, temperature=TEMPERATURE,
+                  views=VIEWS)

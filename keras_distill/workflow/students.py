@@ -10,6 +10,7 @@ from keras_distill import distiller as distiller_lib
 from keras_distill import io
 from keras_distill import models as models_lib
 from keras_distill.data import cache as cache_lib
+from keras_distill.data import views as views_lib
 from keras_distill.workflow import recipe
 from keras_distill.workflow import run_directory
 from keras_distill.workflow import setup
@@ -68,6 +69,7 @@ def train_student(data, config, *, teacher=None, strategy=None):
     optimizer = training.cosine_adam(train.learning_rate,
                                      training.total_steps(examples, train.batch_size, epochs))
     augmentation = recipe.augmentation(data, config, teacher_labels=teacher is not None)
+    views = recipe.cached_views(data, config) if teacher is not None else 0
     with training.strategy_scope(strategy):
         if teacher is None:
             model = (distiller_lib.AugmentedModel(student, augmentation) if augmentation
@@ -77,15 +79,18 @@ def train_student(data, config, *, teacher=None, strategy=None):
         else:
             model = distiller_lib.Distiller(
                 student=student, teacher=training.copy_into_scope(teacher, strategy),
-                augmentation=augmentation, teacher_dtype=config.distill.teacher_dtype,
+                augmentation=None if views else augmentation,  # A view holds its augmentation.
+                teacher_dtype=config.distill.teacher_dtype,
             ).compile(optimizer=optimizer, metrics=["accuracy"],
                       student_loss_fn=training.classification_loss(),
                       alpha=config.distill.alpha, temperature=config.distill.temperature)
-    if teacher is not None and config.distill.cache_teacher:
+    if teacher is not None and (views or config.distill.cache_teacher):
         source = data.batches("train", 1024, shuffle=False, with_transfer=with_transfer)
-        train_data = cache_lib.cache_teacher_outputs(
-            teacher, source, batch_size=train.batch_size, shuffle=True, seed=train.seed,
-            drop_remainder=drop, teacher_dtype=config.distill.teacher_dtype)
+        cached = dict(batch_size=train.batch_size, shuffle=True, seed=train.seed,
+                      drop_remainder=drop, teacher_dtype=config.distill.teacher_dtype)
+        train_data = (views_lib.cache_teacher_views(teacher, source, augmentation, views=views,
+                                                    **cached) if views
+                      else cache_lib.cache_teacher_outputs(teacher, source, **cached))
     else:
         train_data = data.batches("train", train.batch_size, seed=train.seed,
                                   with_transfer=with_transfer, drop_remainder=drop)
@@ -103,7 +108,11 @@ def train_student(data, config, *, teacher=None, strategy=None):
 
 def describe_distillation(data, config, strategy=None):
     """One line: `"distilling: 30 epochs, alpha=0.5, T=4, online teacher, augmentation ..."`."""
-    mode = "cached teacher outputs" if config.distill.cache_teacher else "online teacher"
+    views = recipe.cached_views(data, config)
+    mode = (f"the teacher's outputs cached for {views} augmented "
+            f"view{'s' if views != 1 else ''} of each example"
+            if views else "cached teacher outputs" if config.distill.cache_teacher
+            else "online teacher")
     extra = (f", {data.sizes['transfer']:,} unlabeled transfer examples"
              if data.transfer is not None else "")
     replicas = f", {strategy.num_replicas_in_sync} replica(s)" if strategy is not None else ""
