@@ -6,9 +6,9 @@ calls the teacher, so every epoch after the first costs what plain student train
 
 When caching is wrong: if the input pipeline applies *random augmentation* (random crops, flips,
 noise, mixup...), the teacher must see the same augmented input as the student, which changes
-every epoch; cached outputs belong to the un-augmented input. Distill online in that case (pass
-the augmented dataset straight to `Distiller.fit`), or cache before augmenting only if the
-augmentation leaves the teacher's answer unchanged by design.
+every epoch; cached outputs belong to the un-augmented input. Distill online in that case
+(`Distiller(augmentation=...)`), or cache a fixed number of augmented views of each example with
+the teacher's outputs for each (`keras_distill.data.views.cache_teacher_views`).
 """
 
 import keras
