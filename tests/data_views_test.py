@@ -103,3 +103,9 @@ def test_bad_arguments_fail_before_anything_is_cached(augmentation, views, error
     teacher = helpers.mlp(in_dim=DIM, classes=EXAMPLES)
     with pytest.raises(error, match=message):
         views_lib.cache_teacher_views(teacher, indexed_source(), augmentation, views=views)
+
+
+def test_an_empty_dataset_is_refused_with_its_spec():
+    teacher = helpers.mlp(in_dim=DIM, classes=EXAMPLES)
+    with pytest.raises(ValueError, match=r"empty dataset \(\(TensorSpec"):
+        views_lib.cache_teacher_views(teacher, indexed_source().take(0), noise(), views=2)

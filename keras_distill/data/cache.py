@@ -82,29 +82,36 @@ def _in_memory(teacher_fn, dataset, dtype):
         [None if v is None else tf.nest.map_structure(np.asarray, v) for v in part]
         for part in _batches(teacher_fn, dataset, dtype)
     ]
+    columns = concatenated(parts, dataset)
+    first_batch = len(tf.nest.flatten(parts[0][1])[0])
+    return tf.data.Dataset.from_tensor_slices(element(*columns)), first_batch
+
+
+def concatenated(parts, dataset):
+    """Per-batch `[x, outputs, y, sample_weight]` host arrays -> the same four columns over
+    the whole dataset; an empty `dataset` (no parts) is a `ValueError`."""
     if not parts:
-        raise ValueError(
-            "Invalid value for argument `dataset`. Expected a dataset that yields at least one "
-            f"batch. Received: an empty dataset ({dataset.element_spec})."
-        )
-    columns = [
+        raise _empty_dataset_error(dataset)
+    return [
         None if parts[0][i] is None else tf.nest.map_structure(
             lambda *arrays: np.concatenate(arrays), *[p[i] for p in parts]
         )
         for i in range(4)
     ]
-    first_batch = len(tf.nest.flatten(parts[0][1])[0])
-    return tf.data.Dataset.from_tensor_slices(element(*columns)), first_batch
+
+
+def _empty_dataset_error(dataset):
+    return ValueError(
+        "Invalid value for argument `dataset`. Expected a dataset that yields at least one "
+        f"batch. Received: an empty dataset ({dataset.element_spec})."
+    )
 
 
 def _on_disk(teacher_fn, dataset, dtype, path, fingerprint):
     parts = _batches(teacher_fn, dataset, dtype)
     first = next(parts, None)
     if first is None:
-        raise ValueError(
-            "Invalid value for argument `dataset`. Expected a dataset that yields at least one "
-            f"batch. Received: an empty dataset ({dataset.element_spec})."
-        )
+        raise _empty_dataset_error(dataset)
     spec = tf.nest.map_structure(
         lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype), element(*first)
     )

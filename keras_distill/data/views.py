@@ -124,11 +124,7 @@ def _views(teacher_fn, augment_fn, dataset, views, dtype):
         parts.append([tf.nest.map_structure(stack, *xs), tf.nest.map_structure(stack, *outputs),
                       *(None if v is None else tf.nest.map_structure(np.asarray, v)
                         for v in (y, sample_weight))])
-    if not parts:
-        raise ValueError("Invalid value for argument `dataset`. Expected a dataset that yields "
-                         f"at least one batch. Received: an empty dataset ({dataset.element_spec}).")
-    columns = [None if parts[0][i] is None else tf.nest.map_structure(
-        lambda *arrays: np.concatenate(arrays), *[p[i] for p in parts]) for i in range(4)]
+    columns = cache_lib.concatenated(parts, dataset)
     return columns, len(tf.nest.flatten(parts[0][0])[0])
 
 
