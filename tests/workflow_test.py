@@ -107,6 +107,23 @@ def test_the_distilled_student_trains_on_cached_views_where_they_apply(data, tra
         assert "online teacher" in students.describe_distillation(data, online)
 
 
+@pytest.mark.parametrize("views_in_memory,cached,says", [
+    (4, 3, None),  # All asked fit.
+    (2, 2, "3 views asked: one view of the inputs takes 0.6 MiB, and the views may take"),
+    (1, 0, "online teacher (3 views asked"),  # One fixed view is no augmentation: online.
+])
+def test_views_are_capped_by_the_memory_they_take_and_the_line_says_so(
+        data, monkeypatch, views_in_memory, cached, says):
+    from keras_distill.workflow import recipe
+    one_view = recipe.view_bytes(data)
+    assert one_view == data.sizes["train"] * 40 * 4
+    monkeypatch.setattr(recipe, "VIEWS_MEMORY", views_in_memory * one_view + one_view // 2)
+    config = RunConfig.for_command("run", views=3, **{**TINY, "epochs": 3})
+    assert recipe.cached_views(data, config) == cached
+    line = students.describe_distillation(data, config)
+    assert (says in line) if says else ("asked" not in line and "cached for 3" in line)
+
+
 def test_run_fails_on_a_bad_value_before_writing_anything(tmp_path):
     output = tmp_path / "out"
     with pytest.raises(ValueError, match="Received: alpha=2"):

@@ -235,7 +235,8 @@ class DistillConfig:
             replayed per epoch (`keras_distill.data.views`), so consistent teaching costs what
             plain training does; `0` calls the teacher on each step's view. Does not apply
             without augmentation or with MixUp (the teacher then runs online), and no more views
-            are cached than there are epochs. Defaults to `10` (the default recipe).
+            are cached than there are epochs or than fit in 2 GiB
+            (`workflow.recipe.VIEWS_MEMORY`; under two, online). Defaults to `10`.
         backup_dir: `keras.callbacks.BackupAndRestore` directory of the distillation `fit`.
             Defaults to `None`.
         teacher_dtype: `"bfloat16"` or `"float16"`: the teacher runs as a reduced-precision

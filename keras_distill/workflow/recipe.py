@@ -39,6 +39,7 @@ from keras_distill import augment
 
 ALPHA, TEMPERATURE = 0.5, 2.0
 VIEWS = 10  # Cached augmented views per example; 0: the teacher runs on every step's view.
+VIEWS_MEMORY = 2 * 2**30  # Bytes the cached views' inputs may take; fewer views beyond it.
 IMAGE_SHIFT = 0.1  # Of the height and width.
 SMALLEST_TRANSLATED_IMAGE = 16  # Pixels; smaller images are not augmented.
 SIGNAL_SHIFT, SIGNAL_SCALE = 0.1, 0.1  # Of the length; of the amplitude.
@@ -123,7 +124,8 @@ def cached_views(data, config):
     """How many augmented views of each example the distilled student trains on (cached with
     the teacher's outputs, `keras_distill.data.views`), or `0` for a teacher run online: views
     apply only under augmentation without MixUp, and not beside a plain teacher cache; no more
-    are cached than there are epochs to replay them.
+    are cached than there are epochs to replay them, or than fit in `VIEWS_MEMORY` (where fewer
+    than two fit, the teacher runs online: one fixed view is no augmentation at all).
 
     Example:
 
@@ -133,10 +135,52 @@ def cached_views(data, config):
     ...  for change in ({}, {"epochs": 3}, {"mixup": 1.0}, {"augment": False})]
     [8, 3, 0, 0]
     """
+    asked = _views_asked(data, config)
+    fit = VIEWS_MEMORY // view_bytes(data)
+    return asked if asked <= fit else fit if fit >= 2 else 0
+
+
+def views_memory_note(data, config):
+    """Why fewer views are cached than asked (`""` when they are not): the memory they take.
+
+    Example:
+
+    >>> from keras_distill import RunConfig, data as data_lib
+    >>> views_memory_note(data_lib.load("mnist1d"), RunConfig.for_command("run"))
+    ''
+    """
+    asked = _views_asked(data, config)
+    if cached_views(data, config) == asked:
+        return ""
+    return (f"{asked} views asked: one view of the inputs takes "
+            f"{view_bytes(data) / 2**20:,.1f} MiB, and the views may take "
+            f"{VIEWS_MEMORY / 2**30:g} GiB")
+
+
+def _views_asked(data, config):
+    """The views `config` asks for where they apply, before the memory limit."""
     distill = config.distill
-    if not distill.views or distill.mixup or distill.cache_teacher:
+    if (not distill.views or distill.mixup or distill.cache_teacher
+            or not augmentation(data, config)):
         return 0
-    return min(distill.views, config.student.epochs) if augmentation(data, config) else 0
+    return min(distill.views, config.student.epochs)
+
+
+def view_bytes(data):
+    """Bytes one augmented view of every distilled example takes (float32 inputs, the transfer
+    set's included).
+
+    Example:
+
+    >>> from keras_distill import data as data_lib
+    >>> view_bytes(data_lib.load("mnist1d"))  # 4,000 examples of 40 float32 values
+    640000
+    """
+    values = 1
+    for dimension in data.input_shape:
+        values *= dimension or 1
+    examples = data.sizes.get("train", 0) + data.sizes.get("transfer", 0)
+    return max(1, examples * values * 4)
 
 
 def describe(data, config):

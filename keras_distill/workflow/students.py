@@ -113,6 +113,8 @@ def describe_distillation(data, config, strategy=None):
             f"view{'s' if views != 1 else ''} of each example"
             if views else "cached teacher outputs" if config.distill.cache_teacher
             else "online teacher")
+    note = recipe.views_memory_note(data, config)
+    mode += f" ({note})" if note else ""
     extra = (f", {data.sizes['transfer']:,} unlabeled transfer examples"
              if data.transfer is not None else "")
     replicas = f", {strategy.num_replicas_in_sync} replica(s)" if strategy is not None else ""
