@@ -75,7 +75,8 @@ def student_flags(parser, distill=True):
     flag(parser, "--views", "cache this many augmented views of each example with the "
          "teacher's outputs, one replayed per epoch, so that consistent teaching costs what "
          "plain training does; 0 runs the teacher on every step's view. Not with --mixup or "
-         "without augmentation: the teacher then runs online (default: {default})", type=int)
+         "without augmentation: the teacher then runs online; no more views than epochs, or "
+         "than fit in 2 GiB (default: {default})", type=int)
     flag(parser, "--transfer-samples", "unlabeled MNIST-1D examples, labeled by the teacher "
          "only, added to the distilled student's data (default: {default})", type=int)
     flag(parser, "--unlabeled", "your unlabeled inputs, labeled by the teacher only, added to "
