@@ -83,6 +83,37 @@ ROWS = {  # name: (with the teacher, augmentation, MixUp alpha, alpha, temperatu
 # epochs), so that a gain is not only more optimizer steps.
 GENERATED = {"kd+jitter": "jitter", "kd+noise": "noise"}
 COPIES = 2
+# Boundary-seeking inputs (after Heo et al. 2019, online): each step, every augmented training
+# input is also moved one gradient step up the teacher-student KL, to where the student most
+# disagrees with the teacher, and that input, labelled by the teacher only, joins the batch.
+# The step's RMS is `BOUNDARY_STEP` standard deviations of the batch's inputs. A pilot row.
+BOUNDARY = {"kd+boundary": 0.3, "kd+boundary1": 1.0}
+
+
+class BoundaryDistiller(kd.Distiller):
+    """The recipe online, plus one teacher-labelled boundary-seeking input per example."""
+
+    def setup_boundary(self, layers, step, temperature):
+        self.boundary_layers, self.boundary_step = layers or [], step
+        self.boundary_temperature = temperature
+        return self
+
+    def train_step(self, data):
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        for layer in self.boundary_layers:  # One augmented view, as the recipe's.
+            x = layer(x, training=True)
+        t = self.boundary_temperature
+        teacher = tf.nn.softmax(self.teacher(x, training=False) / t)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            student = tf.nn.log_softmax(self.student(x, training=False) / t)
+            disagreement = tf.reduce_sum(teacher * (tf.math.log(teacher + 1e-8) - student))
+        gradient = tape.gradient(disagreement, x)
+        axes = list(range(1, len(x.shape)))
+        rms = tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=axes, keepdims=True)) + 1e-12
+        moved = x + self.boundary_step * tf.math.reduce_std(x) * gradient / rms
+        return super().train_step((tf.concat([x, tf.stop_gradient(moved)], 0),
+                                   tf.concat([y, -tf.ones_like(y)], 0)))
 
 
 def _arrays_dataset(name, directory):
@@ -170,7 +201,7 @@ def train_row(row, data, teacher, family, size, epochs, seed):
         data = generated_transfer(data, GENERATED[row], seed)
     if row == "scratch-long":
         row, epochs = "scratch", epochs * (1 + COPIES)
-    if row == "recipe" or with_transfer:
+    if row == "recipe" or with_transfer or row in BOUNDARY:
         spec = recipe_lib.default_recipe(data, seed)
         with_teacher, augmentation = True, spec.augmentation
         alpha, temperature, views = spec.alpha, spec.temperature, spec.views
@@ -188,6 +219,13 @@ def train_row(row, data, teacher, family, size, epochs, seed):
         trainer = kd.AugmentedModel(student, augmentation)
         trainer.compile(optimizer, loss, metrics=["accuracy"])
     else:
+        if row in BOUNDARY:
+            trainer = BoundaryDistiller(student=student, teacher=teacher).setup_boundary(
+                augmentation, BOUNDARY[row], temperature)
+            trainer.compile(optimizer, metrics=["accuracy"], student_loss_fn=loss, alpha=alpha,
+                            temperature=temperature)
+            keep = _fit(student, trainer, train_data, data, epochs)
+            return _accuracy(student, data), keep.best, time.perf_counter() - started
         if views and augmentation:
             train_data = views_lib.cache_teacher_views(
                 teacher, data.batches("train", 1024, shuffle=False, with_transfer=with_transfer),
@@ -242,7 +280,7 @@ def main(argv=None):
                         help=f"comma-separated, of {', '.join(PAIRS)}")
     parser.add_argument("--rows", default=",".join([*ROWS, "recipe"]),
                         help="comma-separated, of " + ", ".join(
-                            [*ROWS, "recipe", *GENERATED, "scratch-long"]))
+                            [*ROWS, "recipe", *GENERATED, "scratch-long", *BOUNDARY]))
     args = parser.parse_args(argv)
     pairs, rows = args.pairs.split(","), args.rows.split(",")
     if "scratch" not in rows:

@@ -106,9 +106,19 @@ def test_run_with_teacher_path_and_transfer_set(capsys, tmp_path, teacher_path):
     assert status == 0, err
     assert f"teacher: loaded from {teacher_path}" in out
     assert "300 unlabeled transfer examples" in out
+    # A second distilled student, without the unlabeled data, shows what it adds: its own
+    # line, before the main one, and its own row, between scratch and distilled.
+    lines = out.splitlines()
+    labeled = next(i for i, line in enumerate(lines)
+                   if line.startswith("distilled, labeled only: 1 epochs"))
+    assert "unlabeled" not in lines[labeled] and "300 unlabeled" in lines[labeled + 1]
     report = json.load(open(tmp_path / "latest" / "report.json"))
     assert report["meta"]["config"]["transfer_samples"] == 300
     assert report["meta"]["dataset"]["sizes"]["transfer"] == 300
+    assert [row["name"] for row in report["rows"]] == [
+        "teacher", "scratch", "distilled, labeled only", "distilled"]
+    assert report["summary"]["gain"] == pytest.approx(
+        report["rows"][3]["test_accuracy"] - report["rows"][1]["test_accuracy"])
 
 
 def test_distill_evaluate_report_one_at_a_time(capsys, tmp_path, teacher_path):

@@ -226,6 +226,20 @@ class ClassificationData:
                        seed=seed, shuffle_buffer=max(size, 1024) if size else 10_000,
                        drop_remainder=drop_remainder)
 
+    def without_transfer(self):
+        """This data without its transfer set (the same splits and normalisation).
+
+        Example:
+
+        >>> from keras_distill import data as data_lib
+        >>> data = data_lib.load("mnist1d", transfer_samples=100)
+        >>> data.sizes["transfer"], data.without_transfer().transfer, sorted(
+        ...     data.without_transfer().sizes)
+        (100, None, ['test', 'train'])
+        """
+        sizes = {k: v for k, v in self.sizes.items() if k != "transfer"}
+        return dataclasses.replace(self, transfer=None, sizes=sizes)
+
     def split(self, split):
         """The unbatched examples of `split`; raises `ValueError` if the split is absent."""
         splits = {"train": self.train, "test": self.test, "validation": self.validation,

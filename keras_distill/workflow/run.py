@@ -14,6 +14,7 @@ from keras_distill.workflow import teacher as teacher_stage
 from keras_distill.workflow import tune as tune_stage
 
 EXPORT_DIR = "export"
+LABELED_ONLY = "distilled, labeled only"  # The row beside unlabeled data: without it.
 
 
 def run(config=None, *, log=print, measure_kwargs=None, **values):
@@ -25,7 +26,8 @@ def run(config=None, *, log=print, measure_kwargs=None, **values):
        an earlier run trained it with the same settings).
     3. With `config.tune.trials`, alpha/T are chosen by a search on a validation split held out
        of training, where the tuned student is also compared with the scratch student.
-    4. The scratch and the distilled student, trained the same way.
+    4. The scratch and the distilled student, trained the same way. With unlabeled data (a
+       transfer set), a second distilled student trained without it shows what it adds.
     5. Teacher, scratch and distilled measured on the test split; the distilled student exported
        (SavedModel, `.tflite` float32 and int8), each artifact measured; the report written.
 
@@ -64,6 +66,13 @@ def run(config=None, *, log=print, measure_kwargs=None, **values):
         log(f"scratch: training the {config.student.family} student from scratch, "
             f"{config.student.epochs} epochs")
         scratch, scratch_history = students.train_student(data, config, strategy=strategy)
+        models = {"teacher": teacher, "scratch": scratch}
+        histories = {"teacher": teacher_history, "scratch": scratch_history}
+        if data.transfer is not None:  # What the unlabeled data adds, on the same screen.
+            labeled = data.without_transfer()
+            log(students.describe_distillation(labeled, config, stage=LABELED_ONLY))
+            models[LABELED_ONLY], histories[LABELED_ONLY] = students.train_student(
+                labeled, config, teacher=teacher, strategy=strategy)
         log(students.describe_distillation(data, config))
         distilled, distilled_history = students.train_student(data, config, teacher=teacher,
                                                               strategy=strategy)
@@ -73,14 +82,12 @@ def run(config=None, *, log=print, measure_kwargs=None, **values):
         io.save_model(distilled, os.path.join(directory, setup.STUDENT_FILE))
         log("evaluating: accuracy, agreement, size, LiteRT and Keras-call latency (batch 1), "
         "throughput")
-        histories = {"teacher": teacher_history, "scratch": scratch_history,
-                     "distilled": distilled_history}
+        models["distilled"], histories["distilled"] = distilled, distilled_history
         meta = {"config": _report_config(config, strategy, teacher_path),
                 "curves_split": "validation", "run_directory": directory}
-        report = compare.evaluate(
-            {"teacher": teacher, "scratch": scratch, "distilled": distilled}, data,
-            histories={k: v for k, v in histories.items() if v}, meta=meta,
-            **(measure_kwargs or {}))
+        report = compare.evaluate(models, data,
+                                  histories={k: v for k, v in histories.items() if v},
+                                  meta=meta, **(measure_kwargs or {}))
         if tuning is not None:
             report.meta["tuning"] = tuning
             report.row("distilled")["note"] = tuning["text"]

@@ -106,8 +106,9 @@ def train_student(data, config, *, teacher=None, strategy=None):
     return student, history
 
 
-def describe_distillation(data, config, strategy=None):
-    """One line: `"distilling: 30 epochs, alpha=0.5, T=4, online teacher, augmentation ..."`."""
+def describe_distillation(data, config, strategy=None, *, stage="distilling"):
+    """One line: `"distilling: 30 epochs, alpha=0.5, T=4, online teacher, augmentation ..."`,
+    that names the student `stage`."""
     views = recipe.cached_views(data, config)
     mode = (f"the teacher's outputs cached for {views} augmented "
             f"view{'s' if views != 1 else ''} of each example"
@@ -118,7 +119,7 @@ def describe_distillation(data, config, strategy=None):
     extra = (f", {data.sizes['transfer']:,} unlabeled transfer examples"
              if data.transfer is not None else "")
     replicas = f", {strategy.num_replicas_in_sync} replica(s)" if strategy is not None else ""
-    return (f"distilling: {config.student.epochs} epochs, alpha={config.distill.alpha:.4g}, "
+    return (f"{stage}: {config.student.epochs} epochs, alpha={config.distill.alpha:.4g}, "
             f"T={config.distill.temperature:.4g}, {mode}, {recipe.describe(data, config)}"
             f"{extra}{replicas}")
 
