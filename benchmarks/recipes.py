@@ -25,6 +25,10 @@ split, which chooses nothing.
 - `kd+jitter`, `kd+noise`: the recipe plus teacher-labelled generated inputs, no external data
   (`GENERATED` below: strong jitter of the training inputs, or Gaussian noise matched to them);
   `scratch-long`: the scratch student given the same number of optimizer steps as those rows.
+- `kd+boundary` (`.1`, `1`: other step sizes): KD with consistent augmentation, the teacher
+  online, plus one boundary-seeking input per example each step (`Distiller(boundary_step=)`,
+  0.3 standard deviations), labelled by the teacher only; `kd+random`, its control: a step of
+  the same size in a random direction. Both take as many optimizer steps as `scratch`.
 
 Figures: test accuracy mean +- sd over seeds; the gain over `scratch` +- its standard error,
 paired by seed; the share of the teacher-scratch gap recovered; and the validation accuracy of
@@ -86,15 +90,17 @@ COPIES = 2
 # Boundary-seeking inputs (after Heo et al. 2019, online): each step, every augmented training
 # input is also moved one gradient step up the teacher-student KL, to where the student most
 # disagrees with the teacher, and that input, labelled by the teacher only, joins the batch.
-# The step's RMS is `BOUNDARY_STEP` standard deviations of the batch's inputs. A pilot row.
-BOUNDARY = {"kd+boundary": 0.3, "kd+boundary1": 1.0}
+# The step's RMS is the row's number of standard deviations of the batch's inputs. `kd+random`
+# is the control: a step of the same size in a random direction. Pilot rows.
+BOUNDARY = {"kd+boundary": (0.3, False), "kd+boundary.1": (0.1, False),
+            "kd+boundary1": (1.0, False), "kd+random": (0.3, True)}
 
 
 class BoundaryDistiller(kd.Distiller):
     """The recipe online, plus one teacher-labelled boundary-seeking input per example."""
 
     def setup_boundary(self, layers, step, temperature):
-        self.boundary_layers, self.boundary_step = layers or [], step
+        self.boundary_layers, (self.boundary_step, self.boundary_random) = layers or [], step
         self.boundary_temperature = temperature
         return self
 
@@ -109,6 +115,8 @@ class BoundaryDistiller(kd.Distiller):
             student = tf.nn.log_softmax(self.student(x, training=False) / t)
             disagreement = tf.reduce_sum(teacher * (tf.math.log(teacher + 1e-8) - student))
         gradient = tape.gradient(disagreement, x)
+        if self.boundary_random:
+            gradient = tf.random.normal(tf.shape(x))
         axes = list(range(1, len(x.shape)))
         rms = tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=axes, keepdims=True)) + 1e-12
         moved = x + self.boundary_step * tf.math.reduce_std(x) * gradient / rms

@@ -69,6 +69,8 @@ def test_values_are_converted_once():
     ("run", {"transfer_samples": -5}, "Received: transfer_samples=-5"),
     ("run", {"views": -1}, "Received: views=-1"),
     ("tune", {"views": 4}, "Received: views=4"),
+    ("run", {"boundary_step": -1}, "Received: boundary_step=-1"),
+    ("tune", {"boundary_step": 0.3}, "Received: boundary_step=0.3"),
     ("run", {"transfer_samples": 10, "dataset": "mnist"}, "only the built-in 'mnist1d'"),
     ("run", {"tune": 2, "strategy": "mirrored"}, "runs without a tf.distribute strategy"),
     ("run", {"teacher": "/nonexistent/teacher.keras"}, "(no such file or directory)"),

@@ -103,8 +103,17 @@ def test_the_distilled_student_trains_on_cached_views_where_they_apply(data, tra
     assert calls == [3] and np.isfinite(history["distillation_loss"]).all()
     students.train_student(data, config, teacher=None)  # The scratch student: no teacher.
     assert calls == [3]
-    for online in (config.replace(mixup=1.0), config.replace(augment=False)):
+    for online in (config.replace(mixup=1.0), config.replace(augment=False),
+                   config.replace(boundary_step=0.3)):
         assert "online teacher" in students.describe_distillation(data, online)
+
+
+def test_boundary_seeking_inputs_train_the_distilled_student_online(data, trained_teacher):
+    config = RunConfig.for_command("run", student="mlp", boundary_step=0.3, **TINY)
+    line = students.describe_distillation(data, config)
+    assert "online teacher" in line and "boundary-seeking inputs (0.3 sd)" in line
+    _, history = students.train_student(data, config, teacher=trained_teacher)
+    assert np.isfinite(history["distillation_loss"]).all()
 
 
 @pytest.mark.parametrize("views_in_memory,cached,says", [

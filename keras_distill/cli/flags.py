@@ -77,6 +77,10 @@ def student_flags(parser, distill=True):
          "plain training does; 0 runs the teacher on every step's view. Not with --mixup or "
          "without augmentation: the teacher then runs online; no more views than epochs, or "
          "than fit in 2 GiB (default: {default})", type=int)
+    flag(parser, "--boundary-step", "also train on each input moved this many standard "
+         "deviations toward where the student most disagrees with the teacher, labelled by "
+         "the teacher only (0.3 helped the MLP student in the benchmark; the teacher then runs "
+         "online); 0 for none (default: {default})", type=float)
     flag(parser, "--transfer-samples", "unlabeled MNIST-1D examples, labeled by the teacher "
          "only, added to the distilled student's data (default: {default})", type=int)
     flag(parser, "--unlabeled", "your unlabeled inputs, labeled by the teacher only, added to "

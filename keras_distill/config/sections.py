@@ -237,6 +237,10 @@ class DistillConfig:
             without augmentation or with MixUp (the teacher then runs online), and no more views
             are cached than there are epochs or than fit in 2 GiB
             (`workflow.recipe.VIEWS_MEMORY`; under two, online). Defaults to `10`.
+        boundary_step: Also train the distilled student, at every step, on each input moved
+            this many standard deviations up the distillation loss, where it most disagrees
+            with the teacher, labelled by the teacher only (`Distiller(boundary_step=)`); the
+            teacher then runs online (no views). `0` for none. Defaults to `0.0`.
         backup_dir: `keras.callbacks.BackupAndRestore` directory of the distillation `fit`.
             Defaults to `None`.
         teacher_dtype: `"bfloat16"` or `"float16"`: the teacher runs as a reduced-precision
@@ -249,6 +253,7 @@ class DistillConfig:
     mixup: float = 0.0
     cache_teacher: bool = False
     views: int = 10
+    boundary_step: float = 0.0
     backup_dir: Optional[str] = None
     teacher_dtype: Optional[str] = None
 
@@ -260,6 +265,8 @@ class DistillConfig:
         set_field(self, "mixup", validation.check_non_negative(self.mixup, "mixup"))
         validation.check_bool(self.cache_teacher, "cache_teacher")
         set_field(self, "views", validation.check_non_negative_int(self.views, "views"))
+        set_field(self, "boundary_step",
+                  validation.check_non_negative(self.boundary_step, "boundary_step"))
         if self.cache_teacher and (self.augment or self.mixup):
             raise validation.invalid(
                 "cache_teacher", "False with augmentation: cached teacher outputs belong to the "

@@ -23,6 +23,7 @@ class SerializationMixin:
             temperature=self.temperature,
             evaluate_teacher=self.evaluate_teacher,
             teacher_dtype=self._teacher_dtype,
+            boundary_step=self.boundary_step,
             augmentation=(None if self.augmentation is None else
                           keras.saving.serialize_keras_object(self.augmentation)),
         )

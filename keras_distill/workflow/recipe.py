@@ -123,7 +123,8 @@ def augmentation(data, config, *, teacher_labels=False):
 def cached_views(data, config):
     """How many augmented views of each example the distilled student trains on (cached with
     the teacher's outputs, `keras_distill.data.views`), or `0` for a teacher run online: views
-    apply only under augmentation without MixUp, and not beside a plain teacher cache; no more
+    apply only under augmentation without MixUp or boundary-seeking inputs, and not beside a
+    plain teacher cache; no more
     are cached than there are epochs to replay them, or than fit in `VIEWS_MEMORY` (where fewer
     than two fit, the teacher runs online: one fixed view is no augmentation at all).
 
@@ -132,8 +133,9 @@ def cached_views(data, config):
     >>> from keras_distill import RunConfig, data as data_lib
     >>> data = data_lib.load("mnist1d")
     >>> [cached_views(data, RunConfig.for_command("run", views=8, **change))
-    ...  for change in ({}, {"epochs": 3}, {"mixup": 1.0}, {"augment": False})]
-    [8, 3, 0, 0]
+    ...  for change in ({}, {"epochs": 3}, {"mixup": 1.0}, {"augment": False},
+    ...                 {"boundary_step": 0.3})]
+    [8, 3, 0, 0, 0]
     """
     asked = _views_asked(data, config)
     fit = VIEWS_MEMORY // view_bytes(data)
@@ -160,7 +162,7 @@ def views_memory_note(data, config):
 def _views_asked(data, config):
     """The views `config` asks for where they apply, before the memory limit."""
     distill = config.distill
-    if (not distill.views or distill.mixup or distill.cache_teacher
+    if (not distill.views or distill.mixup or distill.cache_teacher or distill.boundary_step
             or not augmentation(data, config)):
         return 0
     return min(distill.views, config.student.epochs)
@@ -190,6 +192,9 @@ def describe(data, config):
     text = "augmentation: " + ", ".join(names) if names else "no augmentation"
     if config.distill.mixup:
         text += f", + MixUp({config.distill.mixup:g}) labelled by the teacher"
+    if config.distill.boundary_step:
+        text += (f", + boundary-seeking inputs ({config.distill.boundary_step:g} sd) labelled "
+                 "by the teacher")
     return text
 
 

@@ -121,7 +121,8 @@ def _report_config(config, strategy, teacher_path):
                 "batch_size": config.train.batch_size, "alpha": config.distill.alpha,
                 "temperature": config.distill.temperature, "seed": config.train.seed,
                 "learning_rate": config.train.learning_rate,
-                "cache_teacher": config.distill.cache_teacher,
+                "cache_teacher": config.distill.cache_teacher, "views": config.distill.views,
+                "boundary_step": config.distill.boundary_step,
                 "transfer_samples": config.data.transfer_samples}
     if config.tune.trials:
         settings.update(tune=config.tune.trials, tuner=config.tune.tuner,

@@ -81,6 +81,7 @@ def train_student(data, config, *, teacher=None, strategy=None):
                 student=student, teacher=training.copy_into_scope(teacher, strategy),
                 augmentation=None if views else augmentation,  # A view holds its augmentation.
                 teacher_dtype=config.distill.teacher_dtype,
+                boundary_step=config.distill.boundary_step or None,
             ).compile(optimizer=optimizer, metrics=["accuracy"],
                       student_loss_fn=training.classification_loss(),
                       alpha=config.distill.alpha, temperature=config.distill.temperature)
