@@ -79,3 +79,19 @@ def test_cached_teacher_outputs_are_refused_before_a_step():
     with pytest.raises(ValueError, match=r"`boundary_step` with cached teacher outputs"):
         model.fit(cached, epochs=1, verbose=0)
     assert int(model.optimizer.iterations) == 0
+
+
+def test_under_mirrored_strategy_each_replica_moves_its_own_slice(mirrored):
+    """A global batch of two copies of one batch, split over two replicas, trains on what one
+    device trains on for that batch: each replica moves its slice by its slice's spread."""
+    x, y = helpers.data(n=16)
+    single = distiller()
+    with mirrored.scope():
+        replicated = distiller()
+    replicated.student.set_weights(single.student.get_weights())
+    replicated.teacher.set_weights(single.teacher.get_weights())
+    one = single.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False).history
+    two = replicated.fit(np.concatenate([x, x]), np.concatenate([y, y]), batch_size=32,
+                         epochs=1, verbose=0, shuffle=False).history
+    assert two["distillation_loss"][0] == pytest.approx(one["distillation_loss"][0], rel=1e-5)
+    assert two["student_loss"][0] == pytest.approx(one["student_loss"][0], rel=1e-5)
