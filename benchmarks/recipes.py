@@ -87,41 +87,31 @@ ROWS = {  # name: (with the teacher, augmentation, MixUp alpha, alpha, temperatu
 # epochs), so that a gain is not only more optimizer steps.
 GENERATED = {"kd+jitter": "jitter", "kd+noise": "noise"}
 COPIES = 2
-# Boundary-seeking inputs (after Heo et al. 2019, online): each step, every augmented training
-# input is also moved one gradient step up the teacher-student KL, to where the student most
-# disagrees with the teacher, and that input, labelled by the teacher only, joins the batch.
-# The step's RMS is the row's number of standard deviations of the batch's inputs. `kd+random`
-# is the control: a step of the same size in a random direction. Pilot rows.
-BOUNDARY = {"kd+boundary": (0.3, False), "kd+boundary.1": (0.1, False),
-            "kd+boundary1": (1.0, False), "kd+random": (0.3, True)}
+# Boundary-seeking inputs (`Distiller(boundary_step=)`, after Heo et al. 2019, online): each
+# step, every augmented training input is also moved one gradient step up the distillation
+# loss, to where the student most disagrees with the teacher, and joins the batch labelled by
+# the teacher only; the step's RMS is the row's number of standard deviations of the batch's
+# inputs. `kd+random` is the control: a step of the same size in a random direction.
+BOUNDARY = {"kd+boundary": 0.3, "kd+boundary.1": 0.1, "kd+boundary1": 1.0, "kd+random": 0.3}
 
 
-class BoundaryDistiller(kd.Distiller):
-    """The recipe online, plus one teacher-labelled boundary-seeking input per example."""
+class RandomStepDistiller(kd.Distiller):
+    """`kd+random`: the recipe online, plus each augmented input moved at random, as far as
+    `kd+boundary` moves it, labelled by the teacher only."""
 
-    def setup_boundary(self, layers, step, temperature):
-        self.boundary_layers, (self.boundary_step, self.boundary_random) = layers or [], step
-        self.boundary_temperature = temperature
-        return self
+    def __init__(self, *args, layers, step, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.layers_first, self.step = layers or [], step
 
     def train_step(self, data):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-        for layer in self.boundary_layers:  # One augmented view, as the recipe's.
+        for layer in self.layers_first:  # One augmented view, as the recipe's.
             x = layer(x, training=True)
-        t = self.boundary_temperature
-        teacher = tf.nn.softmax(self.teacher(x, training=False) / t)
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            student = tf.nn.log_softmax(self.student(x, training=False) / t)
-            disagreement = tf.reduce_sum(teacher * (tf.math.log(teacher + 1e-8) - student))
-        gradient = tape.gradient(disagreement, x)
-        if self.boundary_random:
-            gradient = tf.random.normal(tf.shape(x))
-        axes = list(range(1, len(x.shape)))
-        rms = tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=axes, keepdims=True)) + 1e-12
-        moved = x + self.boundary_step * tf.math.reduce_std(x) * gradient / rms
-        return super().train_step((tf.concat([x, tf.stop_gradient(moved)], 0),
-                                   tf.concat([y, -tf.ones_like(y)], 0)))
+        direction = tf.random.normal(tf.shape(x))
+        rms = tf.sqrt(tf.reduce_mean(tf.square(direction), axis=list(range(1, len(x.shape))),
+                                     keepdims=True))
+        moved = x + self.step * tf.math.reduce_std(x) * direction / rms
+        return super().train_step((tf.concat([x, moved], 0), tf.concat([y, -tf.ones_like(y)], 0)))
 
 
 def _arrays_dataset(name, directory):
@@ -212,7 +202,8 @@ def train_row(row, data, teacher, family, size, epochs, seed):
     if row == "recipe" or with_transfer or row in BOUNDARY:
         spec = recipe_lib.default_recipe(data, seed)
         with_teacher, augmentation = True, spec.augmentation
-        alpha, temperature, views = spec.alpha, spec.temperature, spec.views
+        alpha, temperature = spec.alpha, spec.temperature
+        views = 0 if row in BOUNDARY else spec.views  # Boundary inputs need the teacher online.
     else:
         with_teacher, augmented, mixup, alpha, temperature = ROWS[row]
         augmentation = (recipe_lib.augmentation_for(data, seed) or None) if augmented else None
@@ -227,19 +218,17 @@ def train_row(row, data, teacher, family, size, epochs, seed):
         trainer = kd.AugmentedModel(student, augmentation)
         trainer.compile(optimizer, loss, metrics=["accuracy"])
     else:
-        if row in BOUNDARY:
-            trainer = BoundaryDistiller(student=student, teacher=teacher).setup_boundary(
-                augmentation, BOUNDARY[row], temperature)
-            trainer.compile(optimizer, metrics=["accuracy"], student_loss_fn=loss, alpha=alpha,
-                            temperature=temperature)
-            keep = _fit(student, trainer, train_data, data, epochs)
-            return _accuracy(student, data), keep.best, time.perf_counter() - started
         if views and augmentation:
             train_data = views_lib.cache_teacher_views(
                 teacher, data.batches("train", 1024, shuffle=False, with_transfer=with_transfer),
                 augmentation, views=views, batch_size=BATCH_SIZE, seed=seed)
-            augmentation = None
-        trainer = kd.Distiller(student=student, teacher=teacher, augmentation=augmentation)
+        if row == "kd+random":
+            trainer = RandomStepDistiller(student=student, teacher=teacher,
+                                          layers=augmentation, step=BOUNDARY[row])
+        else:
+            trainer = kd.Distiller(student=student, teacher=teacher,
+                                   augmentation=None if views else augmentation,
+                                   boundary_step=BOUNDARY.get(row))
         trainer.compile(optimizer, metrics=["accuracy"], student_loss_fn=loss, alpha=alpha,
                         temperature=temperature)
     keep = _fit(student, trainer, train_data, data, epochs)
