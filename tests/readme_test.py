@@ -53,5 +53,5 @@ def test_readme_commands_work_as_written(tmp_path, monkeypatch):
         status = cli.main([*argv, *tiny])
         assert status == 0, f"keras-distill {shlex.join(argv)} exited with {status}"
     runs = [name for name in os.listdir("keras_distill_output") if name.startswith("run-")]
-    assert len(runs) == 5  # The main job and four `run` lines, each in its own directory.
+    assert len(runs) == 6  # The main job and five `run` lines, each in its own directory.
     assert sorted(os.listdir("saved_models/mnist1d_student")) == ["1"]
