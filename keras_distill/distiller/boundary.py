@@ -5,7 +5,10 @@ decision boundary"), done online: at every step each (augmented) training input 
 one gradient step up the distiller's own distillation loss, toward where the student departs
 most from the teacher, and the moved input joins the batch unlabeled (label `-1`): only the
 teacher labels it. A student short of inputs gets them where they teach the most. The step's
-RMS per example is `step` standard deviations of the batch's inputs.
+RMS per example is `boundary_step` standard deviations of the batch's inputs (of each replica's
+slice under a strategy). The teacher runs online (cached outputs and views are refused: a
+moved input is new every step), on twice the batch; the student must take one floating-point
+input tensor.
 
 `benchmarks/recipes.py` (`kd+boundary`, with `kd+random`, a step of the same size in a random
 direction, as its control) measured it; the README has the table.
@@ -27,7 +30,13 @@ Example:
 import keras
 import tensorflow as tf
 
+from keras_distill import validation
 from keras_distill.augment import augmentation as augmentation_lib
+
+
+def check_step(step):
+    """`None`, or `step` as a float if it is a finite number > 0 (else `ValueError`)."""
+    return None if step is None else validation.check_positive(step, "boundary_step")
 
 
 def check_online(teacher_outputs):
@@ -45,9 +54,13 @@ class BoundaryInputsMixin:
     """Mixin of `Distiller`: `_with_boundary_inputs`, used by `train_step` when
     `boundary_step` is set."""
 
-    def _with_boundary_inputs(self, batch, sample_weight):
+    def _with_boundary_inputs(self, batch, sample_weight, teacher_outputs=None):
         """`(AugmentedBatch, sample_weight)`: `batch` followed by one boundary-seeking input
-        per example, unlabeled; a moved input keeps its example's sample weight."""
+        per example, unlabeled; a moved input keeps its example's sample weight. Unchanged
+        when `boundary_step` is `None`; `teacher_outputs` cached with the data are refused."""
+        if self.boundary_step is None:
+            return batch, sample_weight
+        check_online(teacher_outputs)
         x = batch.x
         if keras.tree.is_nested(x) or not tf.convert_to_tensor(x).dtype.is_floating:
             raise ValueError(

@@ -81,8 +81,7 @@ class Distiller(
         * Unlabeled data: a batch without `y`, or integer labels equal to `-1` (any negative
           value; for one-hot labels, a row of `-1`), trains on the distillation term alone for
           those examples.
-        * Inputs produced by `keras_distill.data.cache_teacher_outputs` are recognised and the
-          teacher is not called.
+        * Inputs carrying cached teacher outputs (`keras_distill.data`) skip the teacher call.
 
     Args:
         teacher: The trained `keras.Model` whose outputs are logits (or end in softmax, see
@@ -116,12 +115,8 @@ class Distiller(
         teacher_dtype: `"bfloat16"` or `"float16"`: the teacher runs as a reduced-precision copy
             (see `keras_distill.teacher_precision`); the student and the losses stay float32.
             Defaults to `None` (the teacher as given).
-        boundary_step: Each step, also train on every (augmented) input moved one gradient
-            step up the distillation loss, where the student most disagrees with the teacher,
-            labelled by the teacher only (`keras_distill.distiller.boundary`); the step's RMS
-            is this many standard deviations of the batch's inputs (`0.3` in the benchmark).
-            The teacher runs online (not with cached outputs or views); the student must take
-            one floating-point input tensor. Defaults to `None` (off).
+        boundary_step: Also train on each input moved this many standard deviations up the
+            distillation loss, teacher-labelled (`distiller.boundary`). Defaults to `None`.
         name: Model name. Defaults to `"distiller"`.
 
     Example:
@@ -171,8 +166,7 @@ class Distiller(
             evaluate_teacher = distillation_losses is not None
         self._evaluate_teacher = bool(evaluate_teacher)
         self.augmentation = augmentation_lib.as_augmentation(augmentation, student)
-        self.boundary_step = (None if boundary_step is None
-                              else validation.check_positive(boundary_step, "boundary_step"))
+        self.boundary_step = boundary.check_step(boundary_step)
 
     def _initialize(self, teachers, student, distillation_losses, distillation_loss_weights,
                     student_loss_weight, temperature, teacher_weights):
@@ -207,8 +201,7 @@ class Distiller(
     # ----------------------------------------------------------------- state
     @property
     def evaluate_teacher(self):
-        """Whether `evaluate` runs the teacher to report `distillation_loss` and `total_loss`
-        (and `fit` logs `total_loss`), as keras.distillation does."""
+        """Whether `evaluate` runs the teacher (and `fit` logs `total_loss`), as Keras's does."""
         return self._evaluate_teacher
 
     @evaluate_teacher.setter
@@ -360,9 +353,7 @@ class Distiller(
         if self.augmentation is not None:
             augmentation_lib.check_not_cached(teacher_out)
             batch = self.augmentation.apply(x, y)  # One view, for the teacher and the student.
-        if self.boundary_step is not None:
-            boundary.check_online(teacher_out)
-            batch, sample_weight = self._with_boundary_inputs(batch, sample_weight)
+        batch, sample_weight = self._with_boundary_inputs(batch, sample_weight, teacher_out)
         if teacher_out is None:
             teacher_out = self.compute_teacher_outputs(batch.x)  # Outside the tape.
         with tf.GradientTape() as tape:
