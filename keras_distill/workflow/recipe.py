@@ -128,9 +128,9 @@ def cached_views(data, config):
     """How many augmented views of each example the distilled student trains on (cached with
     the teacher's outputs, `keras_distill.data.views`), or `0` for a teacher run online: views
     apply only under augmentation without MixUp or boundary-seeking inputs, and not beside a
-    plain teacher cache; no more
-    are cached than there are epochs to replay them, or than fit in `VIEWS_MEMORY` (where fewer
-    than two fit, the teacher runs online: one fixed view is no augmentation at all).
+    plain teacher cache; no more are cached than there are epochs to replay them, or than fit
+    in `VIEWS_MEMORY` (where fewer than two fit, the teacher runs online: one fixed view is no
+    augmentation at all).
 
     Example:
 
