@@ -22,8 +22,9 @@ split, which chooses nothing.
   pilot's pick, rejected by this benchmark).
 - `recipe`: `keras_distill.workflow.recipe.default_recipe`, what `keras-distill run` uses: KD
   with consistent augmentation (the teacher sees the student's view), alpha 0.5, T 2.
-- `kd+jitter`, `kd+noise`: the recipe plus teacher-labelled generated inputs, no external data
-  (`GENERATED` below: strong jitter of the training inputs, or Gaussian noise matched to them);
+- `kd+jitter`, `kd+noise`, `kd+synthetic`: the recipe plus teacher-labelled generated inputs,
+  no external data (`GENERATED` below: strong jitter of the training inputs, Gaussian noise
+  matched to them, or inputs synthesized from the teacher's BatchNorm statistics);
   `scratch-long`: the scratch student given the same number of optimizer steps as those rows.
 - `kd+boundary` (`.1`, `1`: other step sizes): KD with consistent augmentation, the teacher
   online, plus one boundary-seeking input per example each step (`Distiller(boundary_step=)`,
@@ -38,7 +39,6 @@ the selected epoch, the figure a recipe should be chosen on. A benchmark, not a 
 """
 
 import argparse
-import dataclasses
 import os
 import statistics
 import tempfile
@@ -85,7 +85,9 @@ ROWS = {  # name: (with the teacher, augmentation, MixUp alpha, alpha, temperatu
 # feature's training mean and standard deviation. An epoch of these rows takes 1 + COPIES times
 # the steps; `scratch-long` is the scratch student given as many steps (1 + COPIES times the
 # epochs), so that a gain is not only more optimizer steps.
-GENERATED = {"kd+jitter": "jitter", "kd+noise": "noise"}
+# `synthetic`: inputs synthesized from the teacher's classes and BatchNorm statistics
+# (`kd.synthesize_inputs`, DeepInversion); its seconds include the synthesis.
+GENERATED = {"kd+jitter": "jitter", "kd+noise": "noise", "kd+synthetic": "synthetic"}
 COPIES = 2
 # Boundary-seeking inputs (`Distiller(boundary_step=)`, after Heo et al. 2019, online): each
 # step, every augmented training input is also moved one gradient step up the distillation
@@ -167,9 +169,12 @@ def _train_inputs(data):
     return np.concatenate([x.numpy() for x, _ in data.train.batch(4096)])
 
 
-def generated_transfer(data, kind, seed):
+def generated_transfer(data, kind, seed, teacher):
     """`data` with a transfer set of `COPIES` generated inputs per training example (raw, as
     the training inputs are: `batches` normalises both alike)."""
+    if kind == "synthetic":
+        return data.with_transfer(data.normalization.invert(kd.synthesize_inputs(
+            teacher, COPIES * data.sizes["train"], seed=seed)))
     x, rng = _train_inputs(data), np.random.default_rng(seed)
     if kind == "jitter":
         image = len(data.input_shape) == 3
@@ -183,9 +188,7 @@ def generated_transfer(data, kind, seed):
     else:
         generated = (x.mean(0) + x.std(0) * rng.standard_normal(
             (COPIES * len(x),) + x.shape[1:])).astype(x.dtype)
-    return dataclasses.replace(
-        data, transfer=tf.data.Dataset.from_tensor_slices(generated),
-        sizes={**data.sizes, "transfer": len(generated)})
+    return data.with_transfer(generated)
 
 
 def train_row(row, data, teacher, family, size, epochs, seed):
@@ -196,7 +199,7 @@ def train_row(row, data, teacher, family, size, epochs, seed):
                                            size=size, input_name=data.feature_name, seed=seed)
     with_transfer, views = row in GENERATED, 0
     if with_transfer:
-        data = generated_transfer(data, GENERATED[row], seed)
+        data = generated_transfer(data, GENERATED[row], seed, teacher)
     if row == "scratch-long":
         row, epochs = "scratch", epochs * (1 + COPIES)
     if row == "recipe" or with_transfer or row in BOUNDARY:

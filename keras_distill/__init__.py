@@ -14,6 +14,7 @@ from keras_distill import workflow
 from keras_distill.config import RunConfig
 from keras_distill.data import cache_teacher_outputs
 from keras_distill.data import cache_teacher_views
+from keras_distill.data import synthesize_inputs
 from keras_distill.distiller import AugmentedModel
 from keras_distill.distiller import Distiller
 from keras_distill.losses import AttentionTransfer

@@ -102,19 +102,22 @@ def test_run_writes_its_own_directory_then_reuses_teacher(capsys, tmp_path):
 def test_run_with_teacher_path_and_transfer_set(capsys, tmp_path, teacher_path):
     status, out, err = _main(capsys, "run", "--teacher", teacher_path, "--output",
                              str(tmp_path), "--no-export", "--transfer-samples", "300",
-                             "--student", "mlp", "--alpha", "0", "--temperature", "8", *TINY)
+                             "--synthetic-samples", "64", "--student", "mlp", "--alpha", "0",
+                             "--temperature", "8", *TINY)
     assert status == 0, err
     assert f"teacher: loaded from {teacher_path}" in out
-    assert "300 unlabeled transfer examples" in out
+    assert "synthesizing: 64 inputs from the teacher's classes and BatchNorm statistics" in out
+    assert "364 unlabeled transfer examples (64 synthesized from the teacher)" in out
     # A second distilled student, without the unlabeled data, shows what it adds: its own
     # line, before the main one, and its own row, between scratch and distilled.
     lines = out.splitlines()
     labeled = next(i for i, line in enumerate(lines)
                    if line.startswith("distilled, labeled only: 1 epochs"))
-    assert "unlabeled" not in lines[labeled] and "300 unlabeled" in lines[labeled + 1]
+    assert "unlabeled" not in lines[labeled] and "364 unlabeled" in lines[labeled + 1]
     report = json.load(open(tmp_path / "latest" / "report.json"))
     assert report["meta"]["config"]["transfer_samples"] == 300
-    assert report["meta"]["dataset"]["sizes"]["transfer"] == 300
+    assert report["meta"]["config"]["synthetic_samples"] == 64
+    assert report["meta"]["dataset"]["sizes"]["transfer"] == 364
     assert [row["name"] for row in report["rows"]] == [
         "teacher", "scratch", "distilled, labeled only", "distilled"]
     assert report["summary"]["gain"] == pytest.approx(
@@ -123,8 +126,10 @@ def test_run_with_teacher_path_and_transfer_set(capsys, tmp_path, teacher_path):
 
 def test_distill_evaluate_report_one_at_a_time(capsys, tmp_path, teacher_path):
     status, out, err = _main(capsys, "distill", "--teacher", teacher_path, "--output",
-                             str(tmp_path), "--student", "gru", "--student-size", "0.5", *TINY)
+                             str(tmp_path), "--student", "gru", "--student-size", "0.5",
+                             "--synthetic-samples", "32", *TINY)
     assert status == 0, err
+    assert "synthesizing: 32 inputs" in out and "(32 synthesized from the teacher)" in out
     student = tmp_path / "latest" / "student.keras"
     assert "distilled student: validation accuracy" in out and student.exists()
     assert keras.saving.load_model(str(student)).get_layer("gru_0").units == 8

@@ -110,6 +110,28 @@ def test_normalization_measure_per_channel():
     assert norm.mean == [0.0, 2.0] and norm.std == [1.0, 1.0]  # Zero std becomes 1.
 
 
+def test_normalization_invert_undoes_it_per_channel():
+    x = np.random.default_rng(0).uniform(0, 255, (5, 3, 3, 2))
+    norm = pipeline.Normalization.measure(x, scale=1 / 255, per_channel=True)
+    np.testing.assert_allclose(norm.invert(norm(x).numpy()), x, rtol=1e-4, atol=1e-3)
+
+
+def test_with_transfer_adds_raw_inputs_in_the_training_dtype():
+    x = np.array([[0, 100], [200, 255]], "uint8")
+    images = pipeline.ClassificationData(
+        "tiny", tf.data.Dataset.from_tensor_slices((x, np.array([0, 1]))),
+        tf.data.Dataset.from_tensor_slices((x, np.array([0, 1]))), 2, (2,), "x",
+        sizes={"train": 2, "test": 2})
+    added = images.with_transfer(np.array([[-3.0, 99.6], [300.0, 7.2]]))
+    assert added.sizes == {"train": 2, "test": 2, "transfer": 2} and images.transfer is None
+    np.testing.assert_array_equal(list(added.transfer.as_numpy_iterator()),
+                                  [[0, 100], [255, 7]])  # Rounded, clipped to uint8.
+    again = added.with_transfer(np.zeros((1, 2)))
+    assert again.sizes["transfer"] == 3 and len(list(again.transfer)) == 3
+    labels = [int(y) for _, y in again.batches("train", 8, with_transfer=True).unbatch()]
+    assert sorted(labels) == [-1, -1, -1, 0, 1]
+
+
 def test_missing_split_is_a_clear_error():
     loaded = data.load("mnist1d")
     with pytest.raises(ValueError, match="validation_split"):

@@ -13,6 +13,7 @@ from keras_distill import workflow
 from keras_distill.config import RunConfig
 from keras_distill.data import datasets
 from keras_distill.workflow import publish
+from keras_distill.workflow import recipe
 from keras_distill.workflow import run_directory
 from keras_distill.workflow import setup
 from keras_distill.workflow import students
@@ -116,6 +117,35 @@ def test_boundary_seeking_inputs_train_the_distilled_student_online(data, traine
     assert np.isfinite(history["distillation_loss"]).all()
 
 
+def test_synthetic_inputs_join_the_transfer_set_labelled_by_the_teacher(data):
+    config = RunConfig.for_command("run", student="mlp", synthetic_samples=40, **TINY)
+    # Ten epochs: after one, the BatchNorm statistics to match are still near their start.
+    trained_teacher, _ = teacher_stage.train_teacher(data, config.replace(teacher_epochs=10))
+    lines = []
+    synthetic = recipe.with_synthetic_inputs(data, trained_teacher, config, log=lines.append)
+    assert synthetic.sizes["transfer"] == 40 and data.transfer is None
+    assert lines[0].startswith("synthesizing: 40 inputs from the teacher's classes")
+    assert "40 unlabeled transfer examples (40 synthesized from the teacher)" in (
+        students.describe_distillation(synthetic, config))
+    # Raw like the training inputs: normalised again, they are what was synthesized, and the
+    # teacher reads its targets in them: each of the 10 classes 4 times.
+    raw = np.stack(list(synthetic.transfer.as_numpy_iterator()))
+    classes = trained_teacher.predict(data.normalization(raw), verbose=0).argmax(-1)
+    np.testing.assert_array_equal(np.bincount(classes, minlength=10), [4] * 10)
+    _, history = students.train_student(synthetic, config, teacher=trained_teacher)
+    assert np.isfinite(history["distillation_loss"]).all()
+    assert recipe.with_synthetic_inputs(data, trained_teacher,
+                                        config.replace(synthetic_samples=0)) is data
+
+
+def test_synthetic_inputs_refuse_a_teacher_without_batchnorm_before_it_trains(tmp_path, data):
+    config = RunConfig.for_command("run", family="mlp", synthetic_samples=40,
+                                   output=str(tmp_path), **TINY)
+    with pytest.raises(ValueError, match="BatchNormalization layers, and `teacher` has none"):
+        teacher_stage.obtain_teacher(data, config)
+    assert not os.path.exists(tmp_path / "teachers")  # Nothing trained.
+
+
 @pytest.mark.parametrize("views_in_memory,cached,says", [
     (4, 3, None),  # All asked fit.
     (2, 2, "3 views asked: one view of the inputs takes 0.6 MiB, and the views may take"),
@@ -123,7 +153,6 @@ def test_boundary_seeking_inputs_train_the_distilled_student_online(data, traine
 ])
 def test_views_are_capped_by_the_memory_they_take_and_the_line_says_so(
         data, monkeypatch, views_in_memory, cached, says):
-    from keras_distill.workflow import recipe
     one_view = recipe.view_bytes(data)
     assert one_view == data.sizes["train"] * 40 * 4
     monkeypatch.setattr(recipe, "VIEWS_MEMORY", views_in_memory * one_view + one_view // 2)
@@ -263,7 +292,6 @@ def test_keep_best_weights_restores_the_best_validation_epoch_and_checks_its_mon
 def test_tiny_images_are_not_augmented_and_their_teacher_key_says_so(tmp_path):
     from types import SimpleNamespace
 
-    from keras_distill.workflow import recipe
 
     def images(side):
         return SimpleNamespace(input_shape=(side, side, 1), source=SimpleNamespace(kind="npz"))

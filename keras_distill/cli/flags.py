@@ -81,6 +81,10 @@ def student_flags(parser, distill=True):
          "deviations toward where the student most disagrees with the teacher, labelled by "
          "the teacher only (0.3 helped the MLP student in the benchmark; the teacher then runs "
          "online); 0 for none (default: {default})", type=float)
+    flag(parser, "--synthetic-samples", "inputs synthesized from the teacher's classes and "
+         "BatchNorm statistics (DeepInversion), labelled by the teacher only, added to the "
+         "distilled student's data; needs a teacher with BatchNormalization (default: "
+         "{default})", type=int)
     flag(parser, "--transfer-samples", "unlabeled MNIST-1D examples, labeled by the teacher "
          "only, added to the distilled student's data (default: {default})", type=int)
     flag(parser, "--unlabeled", "your unlabeled inputs, labeled by the teacher only, added to "

@@ -66,7 +66,7 @@ KEYS = {
     "alpha": "distill.alpha", "temperature": "distill.temperature",
     "augment": "distill.augment", "mixup": "distill.mixup",
     "cache_teacher": "distill.cache_teacher", "views": "distill.views",
-    "boundary_step": "distill.boundary_step",
+    "boundary_step": "distill.boundary_step", "synthetic_samples": "distill.synthetic_samples",
     "backup_dir": "distill.backup_dir",
     "teacher_dtype": "distill.teacher_dtype",
     "batch_size": "train.batch_size", "learning_rate": "train.learning_rate",
@@ -98,16 +98,16 @@ COMMAND_DEFAULTS = {
            "student.epochs": 4, "train.batch_size": 32},
 }
 # Settings a command would ignore: set to anything but their default, they are an error.
+DISTILLED_EXTRAS = ("distill.views", "distill.boundary_step", "distill.synthetic_samples")
 UNUSED = {
     "run": ("export.formats", "export.quantization", "export.version", "export.overwrite",
             "export.dir", "export.model", "tune.final_epochs"),
-    "tune": ("train.strategy", "export.publish", "distill.views", "distill.boundary_step"),
+    "tune": ("train.strategy", "export.publish", *DISTILLED_EXTRAS),
     "lm": ("data.data_dir", "data.transfer_samples", "data.unlabeled", "data.label_column",
            "data.features", "data.image_size", "teacher.weights", "teacher.retrain",
            "teacher.family", "teacher.width", "teacher.depth", "teacher.trust_savedmodel",
            "student.family", "student.size", "student.path", "student.scratch_path",
-           "distill.augment", "distill.mixup", "distill.views", "distill.boundary_step",
-           "tune.trials", "tune.epochs",
+           "distill.augment", "distill.mixup", *DISTILLED_EXTRAS, "tune.trials", "tune.epochs",
            "tune.final_epochs", "tune.tuner", "tune.alpha", "tune.temperature",
            "export.publish", "export.dir", "export.model", "export.formats",
            "export.quantization", "export.version", "export.overwrite", "export.min_agreement",

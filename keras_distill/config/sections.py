@@ -241,6 +241,10 @@ class DistillConfig:
             this many standard deviations up the distillation loss, where it most disagrees
             with the teacher, labelled by the teacher only (`Distiller(boundary_step=)`); the
             teacher then runs online (no views). `0` for none. Defaults to `0.0`.
+        synthetic_samples: Inputs synthesized from the teacher's classes and BatchNorm
+            statistics (`keras_distill.data.inversion`, DeepInversion) and added to the
+            distilled student's transfer set, labelled by the teacher only; needs a teacher with
+            BatchNormalization layers. `0` for none. Defaults to `0`.
         backup_dir: `keras.callbacks.BackupAndRestore` directory of the distillation `fit`.
             Defaults to `None`.
         teacher_dtype: `"bfloat16"` or `"float16"`: the teacher runs as a reduced-precision
@@ -254,6 +258,7 @@ class DistillConfig:
     cache_teacher: bool = False
     views: int = 10
     boundary_step: float = 0.0
+    synthetic_samples: int = 0
     backup_dir: Optional[str] = None
     teacher_dtype: Optional[str] = None
 
@@ -267,6 +272,8 @@ class DistillConfig:
         set_field(self, "views", validation.check_non_negative_int(self.views, "views"))
         set_field(self, "boundary_step",
                   validation.check_non_negative(self.boundary_step, "boundary_step"))
+        set_field(self, "synthetic_samples", validation.check_non_negative_int(
+            self.synthetic_samples, "synthetic_samples"))
         if self.cache_teacher and (self.augment or self.mixup):
             raise validation.invalid(
                 "cache_teacher", "False with augmentation: cached teacher outputs belong to the "

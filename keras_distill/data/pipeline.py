@@ -46,6 +46,18 @@ class Normalization:
             x = x * self.scale
         return (x - tf.constant(self.mean, tf.float32)) / tf.constant(self.std, tf.float32)
 
+    def invert(self, x):
+        """The raw inputs that normalise to `x` (a NumPy array), as float32.
+
+        Example:
+
+        >>> norm = Normalization(scale=1 / 255, mean=0.5, std=0.25)
+        >>> float(norm.invert(np.array([2.0]))[0])
+        255.0
+        """
+        raw = (np.asarray(x, np.float64) * np.asarray(self.std) + np.asarray(self.mean))
+        return (raw / self.scale).astype("float32")
+
     def to_dict(self):
         """A JSON-ready dict."""
         return {"scale": self.scale, "mean": self.mean, "std": self.std}
@@ -225,6 +237,26 @@ class ClassificationData:
         return batches(examples, batch_size, normalization=self.normalization, shuffle=shuffle,
                        seed=seed, shuffle_buffer=max(size, 1024) if size else 10_000,
                        drop_remainder=drop_remainder)
+
+    def with_transfer(self, inputs):
+        """This data with raw `inputs` (a NumPy array of examples) added to its transfer set,
+        in the training inputs' dtype (rounded and clipped to its range if it is an integer).
+
+        Example:
+
+        >>> from keras_distill import data as data_lib
+        >>> data = data_lib.load("mnist1d", transfer_samples=100)
+        >>> data.with_transfer(np.zeros((5, 40), "float32")).sizes["transfer"]
+        105
+        """
+        dtype = tf.as_dtype(self.train.element_spec[0].dtype)
+        inputs = np.asarray(inputs)
+        if dtype.is_integer:
+            inputs = np.clip(np.round(inputs), dtype.min, dtype.max)
+        added = tf.data.Dataset.from_tensor_slices(inputs.astype(dtype.as_numpy_dtype))
+        transfer = added if self.transfer is None else self.transfer.concatenate(added)
+        return dataclasses.replace(self, transfer=transfer, sizes={
+            **self.sizes, "transfer": self.sizes.get("transfer", 0) + len(inputs)})
 
     def without_transfer(self):
         """This data without its transfer set (the same splits and normalisation).

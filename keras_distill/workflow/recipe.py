@@ -35,11 +35,13 @@ scratch CNN 3.4 points (91.8% vs 95.2%) and the distilled CNN 3.4 (91.5% vs 94.9
 the scratch MLP 1.0 (98.5% vs 97.5%); on balance it is off.
 """
 
+import time
 from typing import NamedTuple
 
 import keras
 
 from keras_distill import augment
+from keras_distill.data import inversion
 
 ALPHA, TEMPERATURE = 0.5, 2.0
 VIEWS = 10  # Cached augmented views per example; 0: the teacher runs on every step's view.
@@ -200,6 +202,30 @@ def describe(data, config):
         text += (f", + boundary-seeking inputs ({config.distill.boundary_step:g} sd) labelled "
                  "by the teacher")
     return text
+
+
+def with_synthetic_inputs(data, teacher, config, *, log=print):
+    """`data` with `config.distill.synthetic_samples` inputs synthesized from `teacher`
+    (`keras_distill.data.inversion`, seeded with `config.train.seed`) added to its transfer
+    set, where only the teacher labels them; `data` itself when none are asked.
+
+    Args:
+        data: A `ClassificationData` (its normalisation maps the inputs back to raw ones).
+        teacher: The trained teacher, with BatchNormalization layers.
+        config: A `RunConfig`.
+        log: Called with one line once the inputs are made. Defaults to `print`.
+
+    Returns:
+        A `ClassificationData`.
+    """
+    count = config.distill.synthetic_samples
+    if not count:
+        return data
+    started = time.perf_counter()
+    inputs = inversion.synthesize_inputs(teacher, count, seed=config.train.seed)
+    log(f"synthesizing: {count:,} inputs from the teacher's classes and BatchNorm statistics "
+        f"(DeepInversion), labelled by the teacher only ({time.perf_counter() - started:.0f} s)")
+    return data.with_transfer(data.normalization.invert(inputs))
 
 
 def default_recipe(data, seed=None):

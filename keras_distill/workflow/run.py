@@ -7,6 +7,7 @@ from keras_distill import io
 from keras_distill.workflow import compare
 from keras_distill.workflow import export as export_stage
 from keras_distill.workflow import publish
+from keras_distill.workflow import recipe
 from keras_distill.workflow import run_directory
 from keras_distill.workflow import setup
 from keras_distill.workflow import students
@@ -27,7 +28,8 @@ def run(config=None, *, log=print, measure_kwargs=None, **values):
     3. With `config.tune.trials`, alpha/T are chosen by a search on a validation split held out
        of training, where the tuned student is also compared with the scratch student.
     4. The scratch and the distilled student, trained the same way. With unlabeled data (a
-       transfer set), a second distilled student trained without it shows what it adds.
+       transfer set, or inputs synthesized from the teacher), a second distilled student
+       trained without it shows what it adds.
     5. Teacher, scratch and distilled measured on the test split; the distilled student exported
        (SavedModel, `.tflite` float32 and int8), each artifact measured; the report written.
 
@@ -57,6 +59,7 @@ def run(config=None, *, log=print, measure_kwargs=None, **values):
     students.check_student(data, config)
     teacher, teacher_history, teacher_path = teacher_stage.obtain_teacher(
         data, config, strategy=strategy, log=log)
+    data = recipe.with_synthetic_inputs(data, teacher, config, log=log)
     with run_directory.run_directory(config, strategy) as directory:
         tuning = None
         if config.tune.trials:
@@ -123,6 +126,7 @@ def _report_config(config, strategy, teacher_path):
                 "learning_rate": config.train.learning_rate,
                 "cache_teacher": config.distill.cache_teacher, "views": config.distill.views,
                 "boundary_step": config.distill.boundary_step,
+                "synthetic_samples": config.distill.synthetic_samples,
                 "transfer_samples": config.data.transfer_samples}
     if config.tune.trials:
         settings.update(tune=config.tune.trials, tuner=config.tune.tuner,

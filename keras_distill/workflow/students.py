@@ -117,7 +117,9 @@ def describe_distillation(data, config, strategy=None, *, stage="distilling"):
             else "online teacher")
     note = recipe.views_memory_note(data, config)
     mode += f" ({note})" if note else ""
+    synthetic = config.distill.synthetic_samples
     extra = (f", {data.sizes['transfer']:,} unlabeled transfer examples"
+             + (f" ({synthetic:,} synthesized from the teacher)" if synthetic else "")
              if data.transfer is not None else "")
     replicas = f", {strategy.num_replicas_in_sync} replica(s)" if strategy is not None else ""
     return (f"{stage}: {config.student.epochs} epochs, alpha={config.distill.alpha:.4g}, "
@@ -144,6 +146,7 @@ def distill(config=None, *, log=print, **values):
     data = setup.load_data(config, validation_split=True)
     check_student(data, config)
     teacher, _, _ = teacher_stage.obtain_teacher(data, config, strategy=strategy, log=log)
+    data = recipe.with_synthetic_inputs(data, teacher, config, log=log)
     log(describe_distillation(data, config, strategy))
     with run_directory.run_directory(config, strategy) as directory:
         student, history = train_student(data, config, teacher=teacher, strategy=strategy)

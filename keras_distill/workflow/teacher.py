@@ -10,6 +10,7 @@ import time
 from keras_distill import distiller as distiller_lib
 from keras_distill import io
 from keras_distill import models as models_lib
+from keras_distill.data import inversion
 from keras_distill.workflow import recipe
 from keras_distill.workflow import run_directory
 from keras_distill.workflow import setup
@@ -36,17 +37,7 @@ def train_teacher(data, config, *, strategy=None):
     teacher, train = config.teacher, config.train
     steps = training.total_steps(data.sizes.get("train", 0), train.batch_size, teacher.epochs)
     with training.strategy_scope(strategy):
-        if teacher.family is None:
-            model = models_lib.reference_teacher(data.input_shape, data.num_classes,
-                                                 input_name=data.feature_name, seed=train.seed)
-        elif teacher.family in models_lib.APPLICATIONS:
-            model = models_lib.application(teacher.family, data.input_shape, data.num_classes,
-                                           input_name=data.feature_name, seed=train.seed)
-        else:
-            model = models_lib.build(teacher.family, data.input_shape, data.num_classes,
-                                     width=teacher.width, depth=teacher.depth,
-                                     input_name=data.feature_name, name="teacher",
-                                     seed=train.seed)
+        model = build_teacher(data, config)
         augmentation = recipe.augmentation(data, config)
         trainer = (distiller_lib.AugmentedModel(model, augmentation) if augmentation
                    else model)
@@ -63,6 +54,21 @@ def train_teacher(data, config, *, strategy=None):
     history = training.history_dict(history)
     history["best_epoch"] = teacher.epochs - 1 if keep.best_epoch is None else keep.best_epoch
     return model, history
+
+
+def build_teacher(data, config):
+    """The untrained teacher `config.teacher` describes: the reference CNN, a keras.applications
+    model or a reference family, seeded with `config.train.seed`."""
+    teacher, seed = config.teacher, config.train.seed
+    if teacher.family is None:
+        return models_lib.reference_teacher(data.input_shape, data.num_classes,
+                                            input_name=data.feature_name, seed=seed)
+    if teacher.family in models_lib.APPLICATIONS:
+        return models_lib.application(teacher.family, data.input_shape, data.num_classes,
+                                      input_name=data.feature_name, seed=seed)
+    return models_lib.build(teacher.family, data.input_shape, data.num_classes,
+                            width=teacher.width, depth=teacher.depth,
+                            input_name=data.feature_name, name="teacher", seed=seed)
 
 
 def teacher_key(data, config, strategy=None):
@@ -122,6 +128,8 @@ def obtain_teacher(data, config, *, strategy=None, log=print):
     history), or the reference teacher from `cached_teacher`."""
     teacher = config.teacher
     if teacher.path is None:
+        if config.distill.synthetic_samples:  # Before it trains: can inputs be synthesized?
+            inversion.check_teacher(build_teacher(data, config))
         return cached_teacher(data, config, strategy=strategy, log=log)
     with training.strategy_scope(strategy):
         if teacher.is_application:
@@ -135,6 +143,8 @@ def obtain_teacher(data, config, *, strategy=None, log=print):
             source = teacher.path
         model = _at_data_resolution(model, data)
     io.check_fits(model, data, role="teacher", path=teacher.path)
+    if config.distill.synthetic_samples:
+        inversion.check_teacher(model)
     log(f"teacher: loaded from {source}")
     return model, {}, teacher.path
 
