@@ -58,10 +58,10 @@ def check_teacher(teacher):
     Example:
 
     >>> import keras
-    >>> check_teacher(keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]))
+    >>> check_teacher(keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)], name="mlp"))
     Traceback (most recent call last):
     ...
-    ValueError: Invalid value for argument `teacher`. Synthesizing inputs matches the statistics of the teacher's BatchNormalization layers, and `sequential` has none at its top level. Use a teacher with BatchNormalization, or unlabeled data instead (--unlabeled). Received: teacher='sequential'
+    ValueError: Invalid value for argument `teacher`. Synthesizing inputs matches the statistics of the teacher's BatchNormalization layers, and `mlp` has none at its top level. Use a teacher with BatchNormalization, or unlabeled data instead (--unlabeled). Received: teacher='mlp'
     """
     teacher_lib.check_model(teacher, "teacher")
     _input_spec(teacher)
