@@ -13,7 +13,8 @@ near the training distribution, so a teacher without BatchNormalization layers i
 
 Targets are balanced over the classes; each batch has its own noise, targets and Adam state, and
 the same `seed` gives the same inputs. The inputs lie in the space the teacher reads (after the
-data's normalisation). Measured on MNIST-1D only (`benchmarks/recipes.py`, row `kd+synthetic`).
+data's normalisation). Measured on MNIST-1D and the 8x8 digits (`benchmarks/recipes.py`, row
+`kd+synthetic`).
 """
 
 import keras
