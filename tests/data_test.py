@@ -130,6 +130,9 @@ def test_with_transfer_adds_raw_inputs_in_the_training_dtype():
     assert again.sizes["transfer"] == 3 and len(list(again.transfer)) == 3
     labels = [int(y) for _, y in again.batches("train", 8, with_transfer=True).unbatch()]
     assert sorted(labels) == [-1, -1, -1, 0, 1]
+    with pytest.raises(ValueError, match=r"Expected examples of shape \(2,\).*Received: "
+                                         r"inputs of shape \(3, 4\)"):
+        images.with_transfer(np.zeros((3, 4)))
 
 
 def test_missing_split_is_a_clear_error():

@@ -251,6 +251,12 @@ class ClassificationData:
         """
         dtype = tf.as_dtype(self.train.element_spec[0].dtype)
         inputs = np.asarray(inputs)
+        if inputs.ndim < 1 or tuple(inputs.shape[1:]) != tuple(self.input_shape):
+            raise ValueError(
+                f"Invalid value for argument `inputs`. Expected examples of shape "
+                f"{tuple(self.input_shape)} (the training inputs'), stacked on a first axis. "
+                f"Received: inputs of shape {inputs.shape}"
+            )
         if dtype.is_integer:
             inputs = np.clip(np.round(inputs), dtype.min, dtype.max)
         added = tf.data.Dataset.from_tensor_slices(inputs.astype(dtype.as_numpy_dtype))
