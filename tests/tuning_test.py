@@ -1,5 +1,6 @@
 """Tests of keras_distill.tuning: tuners, student-only checkpoints, one teacher pass, bad input."""
 
+import gc
 import json
 import os
 import socket
@@ -150,6 +151,42 @@ def test_online_mode_runs_the_teacher_every_epoch(teacher, tmp_path):
     tuner.search(dataset(x, y), validation_data=dataset(x, y), epochs=2, verbose=0)
     assert int(TEACHER_EXAMPLES.numpy()) == 2 * 2 * EXAMPLES
     assert hm._teacher_outputs.passes == 0
+
+
+class FreezeCountDuringFit(keras.callbacks.Callback):
+    """Records how many objects `gc` has set aside when each trial starts training.
+
+    keras-tuner deep-copies callbacks per trial, so the record is kept on the class.
+    """
+
+    counts = []
+
+    def on_train_begin(self, logs=None):
+        FreezeCountDuringFit.counts.append(gc.get_freeze_count())
+
+
+def test_search_freezes_the_heap_only_while_it_runs(teacher, tmp_path):
+    x, y = data()
+    hm = tuning.DistillerHyperModel(teacher, build_student)
+    tuner = tuning.RandomSearch(hm, max_trials=2, seed=1, directory=str(tmp_path))
+    FreezeCountDuringFit.counts.clear()
+    assert gc.get_freeze_count() == 0
+    tuner.search(dataset(x, y), validation_data=dataset(x, y), epochs=1, verbose=0,
+                 callbacks=[FreezeCountDuringFit()])
+    assert len(FreezeCountDuringFit.counts) == 2 and min(FreezeCountDuringFit.counts) > 0
+    assert gc.get_freeze_count() == 0  # Everything back with the collector.
+
+
+def test_search_leaves_a_callers_own_freeze_alone(teacher, tmp_path):
+    x, y = data()
+    hm = tuning.DistillerHyperModel(teacher, build_student)
+    tuner = tuning.RandomSearch(hm, max_trials=1, seed=1, directory=str(tmp_path))
+    gc.freeze()
+    try:
+        tuner.search(dataset(x, y), validation_data=dataset(x, y), epochs=1, verbose=0)
+        assert gc.get_freeze_count() > 0  # Not unfrozen by the search (frozen objects may die).
+    finally:
+        gc.unfreeze()
 
 
 def test_search_retrains_best_and_writes_table(teacher, tmp_path):
