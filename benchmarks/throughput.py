@@ -152,6 +152,8 @@ def main(argv=None):
         ("cached, checked per batch / plain student", best["cached-map"] / best["plain"], None),
         ("online / keras.distillation", best["online"] / best["keras"], 0.95),
         ("online, bf16 teacher / keras.distillation", best["online-bf16"] / best["keras"], None),
+        # What a step with no overhead at all would give: how far below keras 0.95 can be.
+        ("fp32 floor / keras.distillation", floor / best["keras"], None),
     ]
     print("\nratios (target):")
     for label, value, target in ratios:

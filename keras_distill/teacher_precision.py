@@ -8,8 +8,9 @@ are copied from the teacher once, and layers Keras keeps in float32 for stabilit
 normalization statistics, softmax) stay there. The user's teacher is not changed. The student
 and the losses stay float32: the distiller's loss casts the teacher's outputs to float32 first.
 
-Where it pays: on an accelerator with 16-bit units, or a CPU with AMX. On a CPU without them
-(AVX-512 only), oneDNN may run 16-bit convolutions and matrix products *slower* than float32;
+Where it pays: on an accelerator with 16-bit units, a CPU with AMX, and some CPUs with AVX-512
+BF16 instructions (an AMD EPYC: 0.6x the float32 forward pass). On another AVX-512 BF16 CPU,
+oneDNN ran 16-bit convolutions and matrix products 1.5x *slower* than float32;
 `benchmarks/throughput.py` measures both on the machine at hand.
 """
 

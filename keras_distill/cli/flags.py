@@ -107,7 +107,7 @@ def cache_flag(parser, help):
     flag(parser, "--cache-teacher", help, action=argparse.BooleanOptionalAction)
     flag(parser, "--teacher-dtype", "run the frozen teacher as a bfloat16 or float16 copy; the "
          "student and the losses stay float32 (default: as given, float32). Pays on GPUs/TPUs "
-         "and CPUs with AMX; measure with benchmarks/throughput.py",
+         "and some CPUs (AMX, some AVX-512 BF16); measure with benchmarks/throughput.py",
          choices=config_lib.TEACHER_DTYPES)
 
 
