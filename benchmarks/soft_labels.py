@@ -104,15 +104,13 @@ def main(argv=None):
                 f"{v[-1][2]:.0f} s)" for row, v in results.items()), flush=True)
         print(f"\n{family} student, {args.transfer} transfer signals, {args.epochs} epochs:")
         for row, values in results.items():
-            test = [100 * v[0] for v in values]
-            print(f"  {row}: test {statistics.mean(test):.2f} +- "
-                  f"{statistics.stdev(test) if len(test) > 1 else 0:.2f}, validation "
+            mean, sd = recipes._mean_sd([100 * v[0] for v in values])
+            print(f"  {row}: test {mean:.2f} +- {sd:.2f}, validation "
                   f"{100 * statistics.mean(v[1] for v in values):.2f}")
-        differences = [100 * (s[0] - h[0]) for s, h in zip(results["soft"], results["hard"])]
-        se = (statistics.stdev(differences) / len(differences) ** 0.5
-              if len(differences) > 1 else float("nan"))
-        print(f"  soft - hard: {statistics.mean(differences):+.2f} +- {se:.2f} (SE, paired)",
-              flush=True)
+        gain, sd = recipes._mean_sd(
+            [100 * (s[0] - h[0]) for s, h in zip(results["soft"], results["hard"])])
+        se = sd / args.seeds ** 0.5 if args.seeds > 1 else float("nan")
+        print(f"  soft - hard: {gain:+.2f} +- {se:.2f} (SE, paired)", flush=True)
     print(f"\n{time.perf_counter() - started:.0f} s in all")
 
 
